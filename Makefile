@@ -1,0 +1,61 @@
+# The commands a platform engineer types. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+OUT ?= rendered/$(STACK)
+
+# Upstream reference data (schemas, chart defaults, validators) lives beside the repository in
+# ../shared and is never copied in. Tests that need it are skipped, saying how to enable them, when
+# it is absent (and fail in CI).
+SHARED ?= ../shared
+export EVENT_PLATFORM_TOOLS ?= $(if $(wildcard $(SHARED)/tools),$(abspath $(SHARED)/tools))
+export EVENT_PLATFORM_CRD_SCHEMAS ?= $(if $(wildcard $(SHARED)/schemas/crds),$(abspath $(SHARED)/schemas/crds))
+export EVENT_PLATFORM_CHART_DATA ?= $(if $(wildcard $(SHARED)/charts),$(abspath $(SHARED)/charts))
+
+# dev keeps its state in a local file backend inside the checkout; prod brings its own backend.
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+
+.PHONY: help venv test render validate bench up down preview deploy destroy
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt apps/collector/requirements.txt apps/collector/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e apps/collector
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv and install the pinned packages
+
+test: venv ## run every test: config, resource graph, render + schemas, policies, the collector
+	$(PY) -m pytest
+
+render: venv ## write every object of STACK as YAML into OUT (default rendered/STACK)
+	PYTHONPATH=platform $(PY) -m event_platform.render --stack $(STACK) --out $(OUT)
+
+validate: render ## render STACK and check it with ../shared/tools/validate-manifests
+	$(PY) $(SHARED)/tools/validate-manifests --crd-dir $(SHARED)/schemas/crds \
+	  --k8s-version "$$(PYTHONPATH=platform $(PY) -m event_platform.config $(STACK))" $(OUT)
+
+bench: venv ## benchmark the collector on the local PostgreSQL (figures go into the README)
+	$(PY) apps/collector/bench/bench.py
+
+up: venv ## bring the dev stack up on a local kind cluster (creates the cluster if missing)
+	scripts/dev-cluster.sh up
+
+down: ## delete the local kind cluster and its registry
+	scripts/dev-cluster.sh down
+
+preview: venv ## pulumi preview of STACK, with the policy pack
+	pulumi preview --stack $(STACK) --diff --policy-pack policy
+
+deploy: venv ## pulumi up of STACK, with the policy pack
+	pulumi up --stack $(STACK) --policy-pack policy
+
+destroy: ## pulumi destroy of STACK
+	pulumi destroy --stack $(STACK)

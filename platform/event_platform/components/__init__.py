@@ -1,0 +1,1 @@
+"""One ComponentResource per file, one concern each; `stack.build` wires them together."""

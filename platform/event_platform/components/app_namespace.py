@@ -1,0 +1,153 @@
+"""One app environment's namespace with its guardrails: the story's "many teams, one cluster"."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict
+
+from event_platform import labels
+from event_platform.config import AppNamespaceConfig
+
+KUBE_DNS = {"k8s-app": "kube-dns"}
+"""Label of the cluster DNS pods (CoreDNS keeps kube-dns's label on kind and on managed clusters)."""
+
+# What a developer may manage: workloads and their wiring. Secrets are deliberately absent: a
+# developer deploys apps that read Secrets without being able to read them.
+DEVELOPER_RULES = [
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "configmaps", "endpoints",
+                                      "persistentvolumeclaims", "serviceaccounts", "events"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets", "deployments/scale",
+                                          "statefulsets/scale"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors", "prometheusrules"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters", "backups", "scheduledbackups"],
+     "verbs": ["get", "list", "watch"]},
+]
+
+# Read-only, and still no Secrets: the story's "the intern can't delete production".
+VIEWER_RULES = [
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "configmaps", "endpoints",
+                                      "persistentvolumeclaims", "events"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["get", "list", "watch"]},
+]
+
+PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
+
+
+def pod_security_labels(level: PodSecurityLevel) -> dict[str, str]:
+    """Enforce `level`; audit and warn at `restricted` so anything looser stays visible."""
+    return {f"{labels.POD_SECURITY}/enforce": level, f"{labels.POD_SECURITY}/enforce-version": "latest",
+            f"{labels.POD_SECURITY}/audit": "restricted", f"{labels.POD_SECURITY}/warn": "restricted"}
+
+
+class AppNamespaceArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: AppNamespaceConfig
+    """Name, quota, limits and RBAC groups of the environment."""
+    allow_gateway_routes: bool = True
+    """Label the namespace so its HTTPRoutes may attach to the platform Gateway. Omitted: True."""
+
+
+class AppNamespace(pulumi.ComponentResource):
+    """An app namespace: PSA `restricted`, ResourceQuota, LimitRange, default-deny NetworkPolicy
+    (ingress and egress) with DNS egress allowed, and `developer` / `viewer` roles bound to groups.
+
+    Flows beyond DNS are declared by the components that own them (see `network.py`).
+    """
+
+    namespace: k8s.core.v1.Namespace
+    """The Namespace; pass this object to the components that deploy into it."""
+    name: str
+    """The namespace's name (known before deployment)."""
+
+    def __init__(self, name: str, args: AppNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("event-platform:tenancy:AppNamespace", name, None, opts)
+        cfg = args.config
+        self.name = cfg.name
+        child = pulumi.ResourceOptions(parent=self)
+        ns_labels = {**labels.common(cfg.name, "app-namespace"), **pod_security_labels("restricted"),
+                     labels.ENVIRONMENT: cfg.name}
+        if args.allow_gateway_routes:
+            ns_labels[labels.GATEWAY_ROUTES] = labels.GATEWAY_ROUTES_ALLOWED
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels}, opts=child)
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        ns_name = self.namespace.metadata.name
+
+        q = cfg.quota
+        self.quota = k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata={"name": "environment-quota", "namespace": ns_name,
+                      "labels": labels.common("environment-quota", "guardrail")},
+            spec={"hard": {"requests.cpu": q.requests_cpu, "requests.memory": q.requests_memory,
+                           "limits.cpu": q.limits_cpu, "limits.memory": q.limits_memory, "pods": str(q.pods),
+                           "persistentvolumeclaims": str(q.persistent_volume_claims),
+                           "requests.storage": q.requests_storage}},
+            opts=in_ns)
+        lim = cfg.limits
+        self.limit_range = k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata={"name": "container-defaults", "namespace": ns_name,
+                      "labels": labels.common("container-defaults", "guardrail")},
+            spec={"limits": [{
+                "type": "Container",
+                "defaultRequest": {"cpu": lim.default_request_cpu, "memory": lim.default_request_memory},
+                "default": {"cpu": lim.default_limit_cpu, "memory": lim.default_limit_memory},
+                "max": {"cpu": lim.max_cpu, "memory": lim.max_memory},
+            }]},
+            opts=in_ns)
+
+        self.default_deny = k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"name": "default-deny", "namespace": ns_name,
+                      "labels": labels.common("default-deny", "network")},
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            opts=in_ns)
+        self.allow_dns = k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-dns",
+            metadata={"name": "allow-dns-egress", "namespace": ns_name,
+                      "labels": labels.common("allow-dns-egress", "network")},
+            spec={"podSelector": {}, "policyTypes": ["Egress"],
+                  "egress": [{"to": [{"namespaceSelector": {"matchLabels": {labels.NAMESPACE_NAME: "kube-system"}},
+                                      "podSelector": {"matchLabels": KUBE_DNS}}],
+                              "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]},
+            opts=in_ns)
+
+        self.roles = {}
+        for role, rules, groups in (("developer", DEVELOPER_RULES, cfg.developer_groups),
+                                    ("viewer", VIEWER_RULES, cfg.viewer_groups)):
+            self.roles[role] = k8s.rbac.v1.Role(
+                f"{name}-{role}-role",
+                metadata={"name": role, "namespace": ns_name, "labels": labels.common(role, "rbac")},
+                rules=rules, opts=in_ns)
+            if groups:
+                k8s.rbac.v1.RoleBinding(
+                    f"{name}-{role}-binding",
+                    metadata={"name": f"{role}s", "namespace": ns_name, "labels": labels.common(role, "rbac")},
+                    role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                    subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g}
+                              for g in groups],
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.roles[role]]))
+
+        self.register_outputs({"namespace": ns_name, "quota": self.quota.metadata.name})

@@ -1,0 +1,33 @@
+"""Label keys and values that are contracts between components (one side sets, the other selects)."""
+
+from __future__ import annotations
+
+PART_OF = "app.kubernetes.io/part-of"
+NAME = "app.kubernetes.io/name"
+INSTANCE = "app.kubernetes.io/instance"
+COMPONENT = "app.kubernetes.io/component"
+VERSION = "app.kubernetes.io/version"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+PLATFORM = "event-platform"
+
+ENVIRONMENT = "event-platform.io/environment"
+"""On app namespaces: the environment's name (dev, staging, production)."""
+
+GATEWAY_ROUTES = "event-platform.io/gateway-routes"
+"""Namespaces carrying `GATEWAY_ROUTES: allowed` may attach routes to the platform Gateway."""
+GATEWAY_ROUTES_ALLOWED = "allowed"
+
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
+"""Set by Kubernetes on every namespace; what NetworkPolicies select namespaces by."""
+
+POD_SECURITY = "pod-security.kubernetes.io"
+"""Prefix of the Pod Security Admission labels (`/enforce`, `/audit`, `/warn`)."""
+
+
+def common(name: str, component: str | None = None) -> dict[str, str]:
+    """The recommended labels every object of the platform carries."""
+    labels = {NAME: name, PART_OF: PLATFORM, MANAGED_BY: "pulumi"}
+    if component:
+        labels[COMPONENT] = component
+    return labels

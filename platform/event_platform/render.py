@@ -1,0 +1,109 @@
+"""Writes every object a stack declares as YAML, with no Pulumi engine and no cluster.
+
+    python -m event_platform.render --stack dev [--out rendered/dev]     (or: make render STACK=dev)
+
+One file per top-level component (`tenancy.yaml`, `gateway.yaml`, ...), keys sorted, objects in a
+stable order, so `diff -r` between two commits reads as a change review. Kubernetes objects are
+written as manifests; everything else (Helm releases, images, generated passwords) as a record with
+its Pulumi type token, which `validate-manifests` recognises and skips. Secret values are written as
+`[secret]`, and so is every value of a Kubernetes Secret's `data`/`stringData`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from event_platform import config, offline
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (dashboards, agent configs) as literal blocks: readable diffs."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def document(resource: offline.Resource) -> dict[str, Any]:
+    """The YAML document for one resource, secrets redacted."""
+    if resource.is_kubernetes_object:
+        manifest = offline.redact(resource.inputs)
+        if resource.kind == "Secret":
+            for key in ("data", "stringData"):
+                if isinstance(manifest.get(key), dict):
+                    manifest[key] = {k: offline.REDACTED for k in manifest[key]}
+        return manifest
+    inputs = offline.redact(resource.inputs)
+    if resource.type == "kubernetes:helm.sh/v3:Release":
+        repo = (inputs.get("repositoryOpts") or {}).get("repo")
+        return {"type": resource.type, "name": resource.name,
+                "release": {"name": inputs.get("name"), "namespace": inputs.get("namespace"),
+                            "chart": inputs.get("chart"), "version": inputs.get("version"),
+                            "repository": repo, "values": inputs.get("values") or {}}}
+    return {"type": resource.type, "name": resource.name, "inputs": inputs}
+
+
+def _order(doc: dict[str, Any]) -> tuple:
+    meta = doc.get("metadata") or {}
+    return ("type" in doc, doc.get("type", ""), doc.get("apiVersion", ""), doc.get("kind", ""),
+            meta.get("namespace") or "", meta.get("name") or doc.get("name", ""))
+
+
+def render(recording: offline.Recording) -> dict[str, str]:
+    """File name -> YAML text, one file per top-level component."""
+    files: dict[str, list[dict[str, Any]]] = {}
+    for resource in recording:
+        if not resource.custom or resource.type.startswith("pulumi:providers:"):
+            continue  # components and providers are structure, not objects
+        top = recording.top_component(resource)
+        files.setdefault(f"{top.name if top else 'stack'}.yaml", []).append(document(resource))
+    return {name: yaml.dump_all(sorted(docs, key=_order), Dumper=_Dumper, sort_keys=True,
+                                default_flow_style=False, explicit_start=True, width=120)
+            for name, docs in sorted(files.items())}
+
+
+def write(stack: str, out: Path) -> list[Path]:
+    """Renders `Pulumi.<stack>.yaml` into `out`, replacing the YAML files a previous render left."""
+    cfg = config.load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    files = render(offline.record(cfg))
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.yaml"):
+        stale.unlink()
+    written = []
+    for name, text in files.items():
+        (out / name).write_text(text)
+        written.append(out / name)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="render", description=__doc__.splitlines()[0])
+    stacks = sorted(p.name.split(".")[1] for p in REPO_ROOT.glob("Pulumi.*.yaml"))
+    parser.add_argument("--stack", required=True, choices=stacks, help="which Pulumi.<stack>.yaml to render")
+    parser.add_argument("--out", type=Path, help="output directory (default: rendered/<stack>)")
+    args = parser.parse_args(argv)
+    out = args.out or REPO_ROOT / "rendered" / args.stack
+    try:
+        written = write(args.stack, out)
+    except config.ConfigError as err:
+        print(f"render: invalid stack configuration:\n{err}", file=sys.stderr)
+        return 2
+    finally:
+        offline.close()
+    print(f"rendered {args.stack}: {len(written)} files in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Resource-graph test harness: every real stack file, built once per session under Pulumi mocks.
+
+Fixtures:
+  recordings  {"dev": Recording, "prod": Recording} for the committed stack files
+  recording   parametrized over the stacks: a test using it runs once per stack
+  rendered    {"dev": Path, "prod": Path} of the render output, written once per session
+
+`Recording` (event_platform/offline.py) holds each resource's type token, logical name, inputs,
+parent and dependencies, and has the lookups (`object(kind, name, ns)`, `objects(kind)`,
+`helm_release(name)`, `depends_on(a, b)`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from event_platform import offline, render
+from harness import STACKS, stack_config
+
+
+@pytest.fixture(scope="session")
+def recordings() -> dict[str, offline.Recording]:
+    return {stack: offline.record(stack_config(stack)) for stack in STACKS}
+
+
+@pytest.fixture(params=STACKS)
+def recording(request: pytest.FixtureRequest, recordings: dict[str, offline.Recording]) -> offline.Recording:
+    return recordings[request.param]
+
+
+@pytest.fixture(scope="session")
+def rendered(recordings: dict[str, offline.Recording], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for stack, rec in recordings.items():
+        folder = tmp_path_factory.mktemp(f"rendered-{stack}")
+        for name, text in render.render(rec).items():
+            (folder / name).write_text(text)
+        out[stack] = folder
+    return out

@@ -1,0 +1,162 @@
+"""Stack configuration: the committed stack files are valid, and every kind of bad value is refused
+with one line that names the key, the value and what was expected."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from event_platform import config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def stack_file(stack: str) -> dict:
+    return yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def error_for(stack: str, mutate) -> str:
+    raw = copy.deepcopy(stack_file(stack))
+    mutate(raw)
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_mapping(stack, raw, f"Pulumi.{stack}.yaml")
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_committed_stack_file_is_valid(stack: str) -> None:
+    """If this fails, `pulumi up` on that stack stops before declaring anything."""
+    cfg = config.load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    assert cfg.stack == stack
+    assert set(cfg.collector.environments) == set(cfg.namespaces.app_names)
+
+
+def test_dev_targets_kind_and_prod_a_real_cluster_with_staging_and_production() -> None:
+    """The two stacks are the two places the story deploys to."""
+    dev = config.load_stack_file(REPO_ROOT / "Pulumi.dev.yaml")
+    prod = config.load_stack_file(REPO_ROOT / "Pulumi.prod.yaml")
+    assert (dev.cluster.type, dev.gateway.service_type) == ("kind", "NodePort")
+    assert (prod.cluster.type, prod.gateway.service_type) == ("managed", "LoadBalancer")
+    assert prod.namespaces.app_names == ("staging", "production")
+    assert stack_file("dev")["kubernetes:context"] == "kind-event-platform"
+
+
+def test_a_wrong_type_names_the_key_the_value_and_the_expected_type() -> None:
+    message = error_for("dev", lambda c: c["event-platform:postgres"].update(instances="three"))
+    assert message == ("Pulumi.dev.yaml: event-platform:postgres.instances: got 'three'; "
+                       "expected a valid integer, unable to parse string as an integer")
+
+
+def test_an_unknown_key_is_refused_with_the_keys_that_are_allowed() -> None:
+    """A typo must not silently fall back to a default."""
+    message = error_for("dev", lambda c: c["event-platform:gateway"].update(serviceTyp="NodePort"))
+    assert message.startswith("Pulumi.dev.yaml: event-platform:gateway.serviceTyp: unknown key")
+    assert "expected one of: domain, serviceType," in message
+
+
+def test_an_unknown_top_level_section_is_refused() -> None:
+    message = error_for("dev", lambda c: c.update({"event-platform:observabilty": {}}))
+    assert "event-platform:observabilty: unknown key" in message
+    assert "observability" in message
+
+
+def test_zero_replicas_in_prod_is_an_impossible_value() -> None:
+    message = error_for("prod", lambda c: c["event-platform:collector"]["environments"]["production"]
+                        .update(replicas=0))
+    assert message == ("Pulumi.prod.yaml: event-platform:collector.environments.production.replicas: got 0; "
+                       "expected greater than or equal to 1")
+
+
+def test_one_replica_on_a_managed_cluster_is_refused_because_a_drain_would_stop_the_service() -> None:
+    message = error_for("prod", lambda c: c["event-platform:collector"]["environments"]["staging"]
+                        .update(replicas=1))
+    assert "collector.environments.staging.replicas is 1 on a managed cluster" in message
+    assert "expected at least 2" in message
+
+
+def test_a_value_outside_its_set_names_the_allowed_values() -> None:
+    message = error_for("dev", lambda c: c["event-platform:collector"].update(logLevel="loud"))
+    assert message == ("Pulumi.dev.yaml: event-platform:collector.logLevel: got 'loud'; "
+                       "expected 'debug', 'info', 'warning' or 'error'")
+
+
+def test_a_malformed_quantity_says_what_a_quantity_looks_like() -> None:
+    message = error_for("dev", lambda c: c["event-platform:namespaces"]["apps"][0]["quota"]
+                        .update(requestsMemory="lots"))
+    assert message == ("Pulumi.dev.yaml: event-platform:namespaces.apps.0.quota.requestsMemory: got 'lots'; "
+                       "expected a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")
+
+
+def test_a_missing_required_section_is_named() -> None:
+    message = error_for("dev", lambda c: c.pop("event-platform:gateway"))
+    assert message == "Pulumi.dev.yaml: event-platform:gateway: required key is missing"
+
+
+def test_collector_environments_must_match_the_app_namespaces() -> None:
+    message = error_for("dev", lambda c: c["event-platform:collector"]["environments"].update(
+        qa={"hostname": "qa.localtest.me"}))
+    assert "collector.environments names ['dev', 'qa']; expected exactly the app namespaces ['dev']" in message
+
+
+def test_a_canary_on_latest_is_refused() -> None:
+    message = error_for("dev", lambda c: c["event-platform:collector"]["environments"]["dev"].update(
+        canary={"image": "localhost:5001/event-collector:latest", "weight": 10}))
+    assert message == ("Pulumi.dev.yaml: event-platform:collector.environments.dev.canary.image: "
+                       "got 'localhost:5001/event-collector:latest'; "
+                       "expected an explicit version tag, not :latest (a rollout must be reproducible)")
+
+
+def test_a_canary_image_without_a_tag_is_refused() -> None:
+    message = error_for("dev", lambda c: c["event-platform:collector"]["environments"]["dev"].update(
+        canary={"image": "localhost:5001/event-collector", "weight": 10}))
+    assert "expected an image reference with an explicit tag or digest" in message
+
+
+def test_an_unknown_secret_store_provider_lists_the_supported_ones() -> None:
+    message = error_for("dev", lambda c: c["event-platform:secrets"]["store"].update(provider="dropbox"))
+    assert "event-platform:secrets.store" in message
+    assert "'kubernetes', 'vault', 'aws'" in message
+
+
+def test_several_bad_values_give_one_line_each_and_no_pydantic_dump() -> None:
+    def mutate(c: dict) -> None:
+        c["event-platform:postgres"]["instances"] = 0
+        c["event-platform:redis"]["storageSize"] = "big"
+
+    lines = error_for("dev", mutate).splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("Pulumi.dev.yaml: event-platform:") for line in lines)
+    assert not any("pydantic" in line or "validation error" in line for line in lines)
+
+
+def test_a_secure_value_is_never_echoed_in_an_error(tmp_path: Path) -> None:
+    """Errors end up in CI logs: a secret in one would leak."""
+    raw = copy.deepcopy(stack_file("dev"))
+    raw["event-platform:collector"]["registry"]["password"] = {"secure": "v1:c2VjcmV0"}
+    raw["event-platform:collector"]["registry"]["passwrd"] = "hunter2-typo"
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump({"config": raw}))
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_stack_file(path)
+    assert "passwrd: unknown key" in str(caught.value)
+    assert "v1:c2VjcmV0" not in str(caught.value)
+
+
+def test_a_secure_value_offline_becomes_a_secret_placeholder(tmp_path: Path) -> None:
+    raw = copy.deepcopy(stack_file("dev"))
+    raw["event-platform:collector"]["registry"].update(username="ci", password={"secure": "v1:abc"})
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump({"config": raw}))
+    cfg = config.load_stack_file(path)
+    assert cfg.collector.registry.password.get_secret_value().startswith("offline-placeholder-for-")
+    assert "v1:abc" not in repr(cfg)
+
+
+def test_a_file_that_is_not_a_stack_file_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "dev.yaml"
+    path.write_text("config: {}\n")
+    with pytest.raises(config.ConfigError, match="expected a stack file named Pulumi.<stack>.yaml"):
+        config.load_stack_file(path)

@@ -1,0 +1,87 @@
+"""Tenancy: every app namespace carries its guardrails; platform namespaces get the least Pod
+Security level that works, and each exception is named here."""
+
+from __future__ import annotations
+
+from harness import stack_config
+from event_platform import labels
+
+PSA_ENFORCE = f"{labels.POD_SECURITY}/enforce"
+
+# The only namespaces allowed to run looser than `restricted`, and why (see stack.platform_namespaces).
+PSA_EXCEPTIONS = {"monitoring": "privileged"}  # node-exporter (host network/PID), Alloy (hostPath /var/log)
+
+
+def app_namespaces(recording):
+    return stack_config(recording.stack).namespaces.app_names
+
+
+def test_every_app_namespace_enforces_restricted_pod_security(recording) -> None:
+    for name in app_namespaces(recording):
+        ns = recording.object("Namespace", name)
+        assert ns.metadata["labels"][PSA_ENFORCE] == "restricted"
+        assert ns.metadata["labels"][f"{labels.POD_SECURITY}/warn"] == "restricted"
+
+
+def test_platform_namespaces_are_restricted_except_the_named_exceptions(recording) -> None:
+    """A namespace silently running privileged pods is exactly what Pod Security exists to stop."""
+    for ns in recording.objects("Namespace"):
+        expected = PSA_EXCEPTIONS.get(ns.k8s_name, "restricted")
+        assert ns.metadata["labels"][PSA_ENFORCE] == expected, ns.k8s_name
+
+
+def test_every_app_namespace_has_the_quota_and_limits_from_its_config(recording) -> None:
+    for ns_cfg in stack_config(recording.stack).namespaces.apps:
+        quota = recording.object("ResourceQuota", "environment-quota", ns_cfg.name).plain["spec"]["hard"]
+        assert quota["requests.memory"] == ns_cfg.quota.requests_memory
+        assert quota["limits.cpu"] == ns_cfg.quota.limits_cpu
+        assert quota["pods"] == str(ns_cfg.quota.pods)
+        limits = recording.object("LimitRange", "container-defaults", ns_cfg.name).plain["spec"]["limits"][0]
+        assert limits["default"]["memory"] == ns_cfg.limits.default_limit_memory
+        assert limits["max"]["cpu"] == ns_cfg.limits.max_cpu
+
+
+def test_every_app_namespace_denies_all_traffic_by_default(recording) -> None:
+    for name in app_namespaces(recording):
+        spec = recording.object("NetworkPolicy", "default-deny", name).plain["spec"]
+        assert spec == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_dns_egress_is_allowed_only_to_the_cluster_dns_pods(recording) -> None:
+    for name in app_namespaces(recording):
+        spec = recording.object("NetworkPolicy", "allow-dns-egress", name).plain["spec"]
+        assert "ingress" not in spec and spec["policyTypes"] == ["Egress"]
+        (rule,) = spec["egress"]
+        assert {(p["port"], p["protocol"]) for p in rule["ports"]} == {(53, "UDP"), (53, "TCP")}
+        assert rule["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+
+
+def test_the_developer_role_can_deploy_but_never_read_secrets(recording) -> None:
+    for name in app_namespaces(recording):
+        rules = recording.object("Role", "developer", name).plain["rules"]
+        assert not any("secrets" in r["resources"] or "*" in r["resources"] for r in rules)
+        deploy = [r for r in rules if "deployments" in r["resources"]]
+        assert deploy and {"create", "update", "patch"} <= set(deploy[0]["verbs"])
+
+
+def test_the_viewer_role_is_read_only(recording) -> None:
+    """The story's intern can look at production but cannot delete it."""
+    for name in app_namespaces(recording):
+        rules = recording.object("Role", "viewer", name).plain["rules"]
+        assert {v for r in rules for v in r["verbs"]} == {"get", "list", "watch"}
+        assert not any("secrets" in r["resources"] for r in rules)
+
+
+def test_roles_are_bound_to_exactly_the_groups_in_config(recording) -> None:
+    for ns_cfg in stack_config(recording.stack).namespaces.apps:
+        for role, groups in (("developer", ns_cfg.developer_groups), ("viewer", ns_cfg.viewer_groups)):
+            binding = recording.object("RoleBinding", f"{role}s", ns_cfg.name).plain
+            assert binding["roleRef"]["name"] == role
+            assert [s["name"] for s in binding["subjects"]] == list(groups)
+
+
+def test_everything_in_an_app_namespace_is_created_after_the_namespace(recording) -> None:
+    for name in app_namespaces(recording):
+        ns = recording.object("Namespace", name)
+        for obj in recording.objects(namespace=name):
+            assert recording.depends_on(obj, ns), f"{obj.kind}/{obj.k8s_name}"
