@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 
+from event_platform.components.secrets import SecretStore, SecretStoreArgs
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
 from event_platform.config import KubernetesStoreConfig, PlatformConfig
 
@@ -18,6 +19,7 @@ class Platform:
 
     config: PlatformConfig
     tenancy: Tenancy
+    secrets: SecretStore
 
 
 def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...]:
@@ -44,7 +46,11 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
 def build(cfg: PlatformConfig) -> Platform:
     """Declares the whole platform for one stack."""
     tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)))
-    return Platform(config=cfg, tenancy=tenancy)
+    store_ns = cfg.secrets.store.namespace if isinstance(cfg.secrets.store, KubernetesStoreConfig) else None
+    secrets = SecretStore("secrets", SecretStoreArgs(
+        config=cfg.secrets, namespace=tenancy.platform[cfg.namespaces.platform.secrets],
+        store_namespace=tenancy.platform[store_ns] if store_ns else None))
+    return Platform(config=cfg, tenancy=tenancy, secrets=secrets)
 
 
 def outputs(platform: Platform) -> dict[str, Any]:
@@ -52,6 +58,7 @@ def outputs(platform: Platform) -> dict[str, Any]:
     return {
         "appNamespaces": list(platform.tenancy.apps),
         "platformNamespaces": list(platform.tenancy.platform),
+        "secretStore": platform.secrets.store_name,
     }
 
 

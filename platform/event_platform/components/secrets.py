@@ -1,0 +1,220 @@
+"""Secrets from a real store, never from the image or the stack file: the External Secrets Operator
+and one `ClusterSecretStore` per stack.
+
+Components ask for a Kubernetes Secret with `SecretStore.external_secret(...)`, naming the entries
+(`SecretEntry`) it is made of. Where the store is the platform's own namespace (dev: no cloud account),
+the store seeds each entry with a value Pulumi generates and holds as a secret output; with a real
+vault (prod), the entries are created there by the people who own them (docs/data-and-secrets.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pydantic import BaseModel, ConfigDict
+
+from event_platform import labels, versions
+from event_platform.components.helm import helm_release
+from event_platform.config import AwsStoreConfig, KubernetesStoreConfig, SecretsConfig, VaultStoreConfig
+
+ESO_API = "external-secrets.io/v1"
+STORE_NAME = "platform-secrets"
+"""metadata.name of the stack's ClusterSecretStore."""
+REFRESH_INTERVAL = "1h"
+"""How often ExternalSecrets re-read the store (a rotated value reaches pods within this, plus a restart)."""
+STORE_READER = "external-secrets-reader"
+"""Service account in the dev store namespace whose token the operator uses to read it."""
+
+
+@dataclass(frozen=True)
+class SecretEntry:
+    """One value in the secret store: `property` of the entry named `key` (AWS secret name, Vault
+    path, or Secret name in the dev store namespace)."""
+
+    key: str
+    property: str
+    generate_length: int | None = 32
+    """Length of the random value the dev store seeds. None: cannot be generated (e.g. a webhook URL),
+    so it must be put into the store by hand."""
+
+
+class SecretStoreArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    config: SecretsConfig
+    """Which store, and the entry-name prefix."""
+    namespace: k8s.core.v1.Namespace
+    """Where the operator runs (the platform's `external-secrets` namespace)."""
+    store_namespace: k8s.core.v1.Namespace | None = None
+    """The namespace holding the source Secrets; required with the `kubernetes` provider."""
+
+
+class SecretStore(pulumi.ComponentResource):
+    """External Secrets Operator (Helm, pinned) and the stack's ClusterSecretStore."""
+
+    store_name: str
+    """Name of the ClusterSecretStore every ExternalSecret refers to."""
+    operator: k8s.helm.v3.Release
+    """The operator's Helm release; it also installs the external-secrets.io CRDs."""
+    store: k8s.apiextensions.CustomResource
+    """The ClusterSecretStore."""
+
+    def __init__(self, name: str, args: SecretStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("event-platform:secrets:SecretStore", name, None, opts)
+        self._name = name
+        self._args = args
+        self._seeded: dict[str, tuple[k8s.core.v1.Secret, set[str]]] = {}
+        self.store_name = STORE_NAME
+        store_cfg = args.config.store
+
+        self.operator = helm_release(
+            f"{name}-operator", versions.EXTERNAL_SECRETS, namespace=args.namespace.metadata.name,
+            values=operator_values(store_cfg),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace]))
+
+        depends: list[pulumi.Resource] = [self.operator]
+        if isinstance(store_cfg, KubernetesStoreConfig):
+            if args.store_namespace is None:
+                raise ValueError("the kubernetes secret store needs store_namespace")
+            depends += self._dev_store_reader(args.store_namespace)
+
+        self.store = k8s.apiextensions.CustomResource(
+            f"{name}-store",
+            api_version=ESO_API, kind="ClusterSecretStore",
+            metadata={"name": STORE_NAME, "labels": labels.common(STORE_NAME, "secrets")},
+            spec={"provider": store_provider(store_cfg, args.namespace)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+        self.register_outputs({"store_name": self.store_name, "operator": self.operator.status})
+
+    def _dev_store_reader(self, store_ns: k8s.core.v1.Namespace) -> list[pulumi.Resource]:
+        """A service account allowed to read Secrets in the store namespace, and nothing else."""
+        child = pulumi.ResourceOptions(parent=self, depends_on=[store_ns])
+        ns = store_ns.metadata.name
+        account = k8s.core.v1.ServiceAccount(
+            f"{self._name}-reader", metadata={"name": STORE_READER, "namespace": ns,
+                                              "labels": labels.common(STORE_READER, "secrets")}, opts=child)
+        role = k8s.rbac.v1.Role(
+            f"{self._name}-reader-role",
+            metadata={"name": STORE_READER, "namespace": ns, "labels": labels.common(STORE_READER, "secrets")},
+            rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}],
+            opts=child)
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{self._name}-reader-binding",
+            metadata={"name": STORE_READER, "namespace": ns, "labels": labels.common(STORE_READER, "secrets")},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": STORE_READER},
+            subjects=[{"kind": "ServiceAccount", "name": STORE_READER, "namespace": ns}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]))
+        return [account, role, binding]
+
+    def _seeds_for(self, entries: Mapping[str, SecretEntry]) -> list[k8s.core.v1.Secret]:
+        """In the dev store, the seed Secrets holding `entries`, generated on first use. All properties
+        of one key live in one Secret, so the first request for a key must name all of them."""
+        if not isinstance(self._args.config.store, KubernetesStoreConfig):
+            return []
+        by_key: dict[str, dict[str, SecretEntry]] = {}
+        for entry in entries.values():
+            by_key.setdefault(entry.key, {})[entry.property] = entry
+        seeds = []
+        for key, props in sorted(by_key.items()):
+            if key not in self._seeded:
+                self._seeded[key] = (self._new_seed(key, props), set(props))
+            secret, known = self._seeded[key]
+            if missing := set(props) - known:
+                raise ValueError(f"secret entry {key}: properties {sorted(missing)} asked for after its seed "
+                                 f"was declared with {sorted(known)}; request all properties of a key at once")
+            seeds.append(secret)
+        return seeds
+
+    def _new_seed(self, key: str, props: Mapping[str, SecretEntry]) -> k8s.core.v1.Secret:
+        values = {}
+        for prop, entry in sorted(props.items()):
+            if entry.generate_length is None:
+                raise ValueError(f"secret entry {key}/{prop} cannot be generated, and the dev store has no other "
+                                 "way to fill it; put it into a real vault instead")
+            values[prop] = random.RandomPassword(
+                f"{self._name}-{key}-{prop}", length=entry.generate_length, special=False,
+                opts=pulumi.ResourceOptions(parent=self)).result
+        return k8s.core.v1.Secret(
+            f"{self._name}-seed-{key}",
+            metadata={"name": key, "namespace": self._args.store_namespace.metadata.name,
+                      "labels": labels.common(key, "secret-seed")},
+            type="Opaque", string_data=values,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.store_namespace]))
+
+    def external_secret(
+        self,
+        resource_name: str,
+        *,
+        namespace: k8s.core.v1.Namespace,
+        secret_name: str,
+        data: Mapping[str, SecretEntry],
+        template: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.apiextensions.CustomResource:
+        """An ExternalSecret that keeps the Kubernetes Secret `secret_name` in `namespace` filled with
+        `data` (Secret key -> store entry). `template` (Secret key -> Go template over the `data` keys)
+        composes values such as URLs; then the Secret holds exactly the template's keys.
+
+        `opts` must carry the caller's `parent`; the dependency on the store is added here.
+        """
+        seeds = self._seeds_for(data)
+        prefix = self._args.config.key_prefix
+        target: dict[str, Any] = {"name": secret_name, "creationPolicy": "Owner"}
+        if template:
+            target["template"] = {"engineVersion": "v2", "type": "Opaque", "data": dict(template)}
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=ESO_API, kind="ExternalSecret",
+            metadata={"name": secret_name, "namespace": namespace.metadata.name,
+                      "labels": labels.common(secret_name, "secret")},
+            spec={
+                "refreshInterval": REFRESH_INTERVAL,
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
+                "target": target,
+                "data": [{"secretKey": key, "remoteRef": {"key": f"{prefix}{entry.key}", "property": entry.property}}
+                         for key, entry in sorted(data.items())],
+            },
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[self.store, namespace, *seeds])))
+
+
+def operator_values(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreConfig) -> dict[str, Any]:
+    """Helm values of the operator. Its chart already runs restricted-compliant pods."""
+    small = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+    values: dict[str, Any] = {
+        "installCRDs": True,
+        "resources": small,
+        "webhook": {"resources": small},
+        "certController": {"resources": small},
+    }
+    if isinstance(store, AwsStoreConfig):
+        # IRSA: the operator's pods assume the role; the store then needs no static credentials.
+        values["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": store.role_arn}}
+    return values
+
+
+def store_provider(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreConfig,
+                   operator_ns: k8s.core.v1.Namespace) -> dict[str, Any]:
+    """The ClusterSecretStore's `spec.provider` for the configured store. Adding a store kind means a
+    config model in config.py and one branch here."""
+    if isinstance(store, KubernetesStoreConfig):
+        return {"kubernetes": {
+            "remoteNamespace": store.namespace,
+            "server": {"url": "https://kubernetes.default.svc",
+                       "caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt", "key": "ca.crt",
+                                      "namespace": store.namespace}},
+            "auth": {"serviceAccount": {"name": STORE_READER, "namespace": store.namespace}},
+        }}
+    if isinstance(store, VaultStoreConfig):
+        return {"vault": {
+            "server": store.server, "path": store.path, "version": "v2",
+            "auth": {"kubernetes": {"mountPath": "kubernetes", "role": store.role,
+                                    "serviceAccountRef": {"name": versions.EXTERNAL_SECRETS.name,
+                                                          "namespace": operator_ns.metadata.name}}},
+        }}
+    return {"aws": {"service": "SecretsManager", "region": store.region}}
