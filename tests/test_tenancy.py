@@ -9,7 +9,7 @@ from event_platform import labels
 PSA_ENFORCE = f"{labels.POD_SECURITY}/enforce"
 
 # The only namespaces allowed to run looser than `restricted`, and why (see stack.platform_namespaces).
-PSA_EXCEPTIONS = {"monitoring": "privileged"}  # node-exporter (host network/PID), Alloy (hostPath /var/log)
+PSA_EXCEPTIONS = {"monitoring": "privileged"}  # node-exporter (host network/PID, host root filesystem)
 
 
 def app_namespaces(recording):

@@ -35,14 +35,21 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
+def is_yaml_bundle(resource: offline.Resource) -> bool:
+    """`yaml/v2` ConfigFile/ConfigGroup: components to Pulumi, but they carry objects a reviewer must see
+    (e.g. the Gateway API CRD bundle), so they render as records."""
+    return resource.type.startswith("kubernetes:yaml/v2:")
+
+
 def document(resource: offline.Resource) -> dict[str, Any]:
     """The YAML document for one resource, secrets redacted."""
     if resource.is_kubernetes_object:
         manifest = offline.redact(resource.inputs)
         if resource.kind == "Secret":
             for key in ("data", "stringData"):
-                if isinstance(manifest.get(key), dict):
-                    manifest[key] = {k: offline.REDACTED for k in manifest[key]}
+                # pulumi-kubernetes marks a Secret's whole data/stringData secret: keep its keys.
+                if isinstance(value := offline.reveal(resource.inputs.get(key)), dict):
+                    manifest[key] = {k: offline.REDACTED for k in value}
         return manifest
     inputs = offline.redact(resource.inputs)
     if resource.type == "kubernetes:helm.sh/v3:Release":
@@ -64,8 +71,8 @@ def render(recording: offline.Recording) -> dict[str, str]:
     """File name -> YAML text, one file per top-level component."""
     files: dict[str, list[dict[str, Any]]] = {}
     for resource in recording:
-        if not resource.custom or resource.type.startswith("pulumi:providers:"):
-            continue  # components and providers are structure, not objects
+        if resource.type.startswith("pulumi:providers:") or not (resource.custom or is_yaml_bundle(resource)):
+            continue  # our components and providers are structure, not objects
         top = recording.top_component(resource)
         files.setdefault(f"{top.name if top else 'stack'}.yaml", []).append(document(resource))
     return {name: yaml.dump_all(sorted(docs, key=_order), Dumper=_Dumper, sort_keys=True,
