@@ -55,6 +55,19 @@ def _quantity(value: str) -> str:
     return value
 
 
+_BYTE_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+               "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity_bytes(value: str) -> int:
+    """A memory/storage quantity (`512Mi`, `1G`, `1073741824`) in bytes, for settings that a
+    program rather than Kubernetes reads (Redis maxmemory, Postgres shared_buffers)."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(k|[KMGT]i|[MGT])?", value)
+    if not match:
+        raise ValueError(f"{value!r}: expected a byte quantity such as 512Mi, 1Gi or 1G")
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2) or ""])
+
+
 def _dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS_LABEL.match(value):
         raise ValueError("a DNS label: lowercase letters, digits and '-', at most 63 characters")
@@ -237,6 +250,16 @@ class GatewayConfig(Model):
     """NodePort for HTTPS when service_type is NodePort. Omitted: 30443."""
     tls: TlsConfig | None = None
     """Omitted: HTTP only."""
+    replicas: int = Field(default=1, ge=1, le=10)
+    """nginx data-plane replicas behind the Gateway (the front door survives a node only with 2+).
+    Omitted: 1."""
+
+    @model_validator(mode="after")
+    def _node_ports_differ(self) -> GatewayConfig:
+        if self.service_type == "NodePort" and self.http_node_port == self.https_node_port:
+            raise ValueError(f"httpNodePort and httpsNodePort are both {self.http_node_port}; expected two "
+                             "different ports")
+        return self
 
 
 # ----------------------------------------------------------------------------------- observability
@@ -267,12 +290,16 @@ class PrometheusConfig(Model):
 
 
 class LokiS3Config(Model):
-    """Object storage for Loki's chunks and index (prod)."""
+    """Object storage for Loki's chunks and index (prod). Credentials never come from here: Loki's
+    service account assumes `role_arn` (IRSA), or the node's own role when that is omitted."""
 
     bucket: str
     region: str
     endpoint: str | None = None
     """Omitted: the AWS endpoint for the region."""
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+    """IAM role annotated on Loki's service account (IRSA). Omitted: no annotation; the AWS SDK's
+    default chain (e.g. the node's instance role) must grant the bucket."""
 
 
 class LokiConfig(Model):
@@ -282,6 +309,17 @@ class LokiConfig(Model):
     """Size of Loki's volume (all data with filesystem storage, WAL and cache with S3). Omitted: 10Gi."""
     s3: LokiS3Config | None = None
     """Omitted: filesystem storage on Loki's own volume (fine for dev, not for prod)."""
+    resources: ResourcesConfig = ResourcesConfig(cpu="100m", memory="256Mi", memory_limit="1Gi")
+    """Of the single Loki process. Omitted: 100m CPU, 256Mi memory (1Gi limit)."""
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> LokiConfig:
+        # Loki deletes whole index tables (24h each): retention must be a multiple of a day.
+        amount, unit = int(re.match(r"[0-9]+", self.retention).group()), self.retention.lstrip("0123456789")
+        hours = amount * {"ms": 0, "s": 0, "m": 0, "h": 1, "d": 24, "w": 168, "y": 8760}[unit]
+        if unit in ("ms", "s", "m") or hours == 0 or hours % 24:
+            raise ValueError(f"loki.retention {self.retention}: expected whole days, e.g. 7d, 14d or 2w")
+        return self
 
 
 class AlertReceiverConfig(Model):
@@ -292,6 +330,8 @@ class AlertReceiverConfig(Model):
     type: Literal["slack", "webhook"]
     secret_key: str
     """Name of the entry in the secret store that holds the webhook URL."""
+    secret_property: str = "url"
+    """Property of that entry holding the URL. Omitted: `url`."""
 
 
 class ObservabilityConfig(Model):
@@ -315,6 +355,9 @@ class PostgresBackupConfig(Model):
     """Entry in the secret store with ACCESS_KEY_ID and ACCESS_SECRET_KEY. Omitted: `postgres-backup`."""
     retention: str = Field(default="30d", pattern=r"^[1-9][0-9]*[dwm]$")
     """How long backups are kept. Omitted: 30d."""
+    schedule: str = Field(default="0 0 3 * * *", pattern=r"^\S+( \S+){5}$")
+    """When the daily base backup runs: CloudNativePG's six-field cron, seconds first.
+    Omitted: 03:00 every day."""
 
 
 class PostgresConfig(Model):
@@ -325,6 +368,10 @@ class PostgresConfig(Model):
     resources: ResourcesConfig = ResourcesConfig(cpu="250m", memory="512Mi", memory_limit="1Gi")
     backup: PostgresBackupConfig | None = None
     """Omitted: no backups (dev)."""
+    pod_anti_affinity: Literal["preferred", "required"] = "preferred"
+    """Whether two instances of one cluster may share a node: `required` never (an instance stays
+    Pending until a node is free), `preferred` only when no other node has room. Omitted: preferred
+    (a one-node kind cluster)."""
 
 
 class RedisConfig(Model):

@@ -46,12 +46,32 @@ carry an admission policy that blocks downgrades, so raise this only together wi
 GATEWAY_API_CRDS_URL = (
     f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml")
 
-POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.6-standard-bookworm"
-"""Postgres server image for every CloudNativePG Cluster (PostgreSQL 17)."""
-REDIS_IMAGE = "docker.io/library/redis:7.4.6-alpine"
-"""Redis 7 server image of our own StatefulSet."""
+POSTGRES_IMAGE = ("ghcr.io/cloudnative-pg/postgresql:17.11-202608170816-system-bookworm"
+                  "@sha256:d24d5a390d90b20a43ef7036981f5e6c6f78bbd3198a1e2cd99443fbbd14a9b8")
+"""Postgres server image for every CloudNativePG Cluster: PostgreSQL 17.11, the `system` flavour
+because only it carries the barman-cloud tools the in-tree backup (`barmanObjectStore`) runs
+(`standard`/`minimal` are meant for the Barman Cloud plugin's sidecar). Tag and digest as listed in
+cloudnative-pg/postgres-containers Debian/ClusterImageCatalog-bookworm.yaml (build of 2026-08-17)."""
+REDIS_IMAGE = "docker.io/library/redis:7.4.11-alpine"
+"""Redis 7 server image of our own StatefulSet (7.4.11: the 2026-08-18 security release; the
+image's `redis` user is uid 999, group 1000)."""
 COLLECTOR_BASE_IMAGE = "python:3.11.14-slim-bookworm"
 """Base image the collector's Dockerfile builds on (its BASE_IMAGE build argument)."""
+
+# The local path and CI (scripts/dev-cluster.sh and .github/workflows read these; docs/delivery.md).
+KIND_VERSION = "v0.32.0"
+"""The kind CLI the dev cluster is made with (CI installs exactly this; locally a different kind
+only gets a warning). Node images are built per kind release: bump both together."""
+KIND_NODE_IMAGE = ("kindest/node:v1.34.8"
+                   "@sha256:02722c2dedddcfc00febf5d27fbeb9b7b2c14294c82109ff4a85d89ac9ba3256")
+"""Node image of the dev kind cluster: Kubernetes 1.34, the dev stack's `kubernetesVersion`, as
+listed in the kind v0.32.0 release notes (by digest, as kind asks)."""
+LOCAL_REGISTRY_IMAGE = "docker.io/library/registry:3.0.0"
+"""The dev cluster's local image registry (`kind-registry`, localhost:5001), as in kind's
+local-registry guide."""
+TEST_POSTGRES_IMAGE = "docker.io/library/postgres:17.11-bookworm"
+"""Plain PostgreSQL server the collector's tests run against in GitHub Actions: the same release as
+POSTGRES_IMAGE (whose CloudNativePG image has no standalone entrypoint). Redis tests use REDIS_IMAGE."""
 
 ALL_CHARTS = (KUBE_PROMETHEUS_STACK, LOKI, ALLOY, CLOUDNATIVE_PG, EXTERNAL_SECRETS, NGINX_GATEWAY_FABRIC,
               CERT_MANAGER)
