@@ -24,6 +24,17 @@ NAMESPACE_NAME = "kubernetes.io/metadata.name"
 POD_SECURITY = "pod-security.kubernetes.io"
 """Prefix of the Pod Security Admission labels (`/enforce`, `/audit`, `/warn`)."""
 
+SCRAPED_BY = "monitoring.event-platform.io/scraped-by"
+"""On pod templates: a Prometheus Operator monitor scrapes this pod (value `servicemonitor` or
+`podmonitor`). The annotation scrape job (`prometheus.io/scrape`) skips pods carrying it, so a pod
+with both the annotations and a monitor is scraped once (see components/observability.py)."""
+SCRAPED_BY_SERVICE_MONITOR = "servicemonitor"
+SCRAPED_BY_POD_MONITOR = "podmonitor"
+
+GRAFANA_DASHBOARD = "grafana_dashboard"
+"""ConfigMaps carrying `GRAFANA_DASHBOARD: "1"`, in any namespace, are loaded by Grafana's sidecar."""
+GRAFANA_DASHBOARD_VALUE = "1"
+
 
 def common(name: str, component: str | None = None) -> dict[str, str]:
     """The recommended labels every object of the platform carries."""

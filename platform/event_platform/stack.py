@@ -8,6 +8,14 @@ from typing import Any
 
 import pulumi
 
+from event_platform import labels
+from event_platform.components.collector import Collector, CollectorArgs
+from event_platform.components.collector_image import CollectorImage, CollectorImageArgs
+from event_platform.components.gateway import Gateway, GatewayArgs
+from event_platform.components.observability import Observability, ObservabilityArgs
+from event_platform.components.postgres import PostgresOperator, PostgresOperatorArgs
+from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
+from event_platform.components.redis import Redis, RedisArgs
 from event_platform.components.secrets import SecretStore, SecretStoreArgs
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
 from event_platform.config import KubernetesStoreConfig, PlatformConfig
@@ -20,18 +28,29 @@ class Platform:
     config: PlatformConfig
     tenancy: Tenancy
     secrets: SecretStore
+    postgres_operator: PostgresOperator
+    databases: dict[str, PostgresCluster]
+    """One Postgres Cluster per app environment, by environment name."""
+    redis: dict[str, Redis]
+    """One Redis per app environment, by environment name."""
+    gateway: Gateway
+    observability: Observability
+    collector_image: CollectorImage
+    collectors: dict[str, Collector]
+    """The collector in every app environment, by environment name."""
 
 
 def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...]:
     """The platform's own namespaces, each at the least Pod Security level its pods work with."""
     names = cfg.namespaces.platform
     specs = [
+        # gateway: cert-manager's HTTP-01 solver routes live there; monitoring: the Grafana route.
         PlatformNamespaceSpec(name=names.gateway, purpose="NGINX Gateway Fabric and the platform Gateway",
-                              pod_security="restricted"),
-        PlatformNamespaceSpec(name=names.monitoring, pod_security="privileged",
+                              pod_security="restricted", allow_gateway_routes=True),
+        PlatformNamespaceSpec(name=names.monitoring, pod_security="privileged", allow_gateway_routes=True,
                               purpose="Prometheus stack and log shipping; privileged because node-exporter "
-                                      "uses the host's network/PID namespaces and Alloy reads pod logs "
-                                      "from hostPath /var/log"),
+                                      "uses the host's network/PID namespaces and mounts the host's root "
+                                      "filesystem (Alloy reads logs through the API, no hostPath)"),
         PlatformNamespaceSpec(name=names.databases, purpose="CloudNativePG operator"),
         PlatformNamespaceSpec(name=names.secrets, purpose="External Secrets Operator"),
     ]
@@ -43,6 +62,37 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
     return tuple(specs)
 
 
+def served_hostnames(cfg: PlatformConfig) -> tuple[str, ...]:
+    """Every hostname the stack serves through the Gateway (the TLS certificate names exactly these)."""
+    grafana = cfg.observability.grafana_hostname or f"grafana.{cfg.gateway.domain}"
+    names = [env.hostname for env in cfg.collector.environments.values()] + [grafana]
+    return tuple(dict.fromkeys(names))
+
+
+DATA_CLIENTS = ({labels.NAME: "collector"},)
+"""Pods allowed to reach each environment's database and Redis: the collector's, stable and canary
+(components/collector.py `pod_selector` without the track label)."""
+
+
+def build_data(cfg: PlatformConfig, tenancy: Tenancy, secrets: SecretStore,
+               crd_dependencies: tuple[pulumi.Resource, ...] = (),
+               ) -> tuple[PostgresOperator, dict[str, PostgresCluster], dict[str, Redis]]:
+    """The Postgres operator, and a database and a Redis in every app environment."""
+    names = cfg.namespaces.platform
+    operator = PostgresOperator("postgres-operator",
+                                PostgresOperatorArgs(namespace=tenancy.platform[names.databases]))
+    databases, caches = {}, {}
+    for env, app_ns in tenancy.apps.items():
+        databases[env] = PostgresCluster(f"database-{env}", PostgresClusterArgs(
+            config=cfg.postgres, namespace=app_ns.namespace, operator=operator,
+            storage_class=cfg.cluster.storage_class, clients=DATA_CLIENTS, monitoring_namespace=names.monitoring,
+            secrets=secrets, crd_dependencies=crd_dependencies))
+        caches[env] = Redis(f"redis-{env}", RedisArgs(
+            config=cfg.redis, namespace=app_ns.namespace, secrets=secrets, storage_class=cfg.cluster.storage_class,
+            clients=DATA_CLIENTS, monitoring_namespace=names.monitoring, password_key=f"redis-{env}"))
+    return operator, databases, caches
+
+
 def build(cfg: PlatformConfig) -> Platform:
     """Declares the whole platform for one stack."""
     tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)))
@@ -50,7 +100,29 @@ def build(cfg: PlatformConfig) -> Platform:
     secrets = SecretStore("secrets", SecretStoreArgs(
         config=cfg.secrets, namespace=tenancy.platform[cfg.namespaces.platform.secrets],
         store_namespace=tenancy.platform[store_ns] if store_ns else None))
-    return Platform(config=cfg, tenancy=tenancy, secrets=secrets)
+    gateway = Gateway("gateway", GatewayArgs(
+        config=cfg.gateway, namespace=tenancy.platform[cfg.namespaces.platform.gateway],
+        namespace_name=cfg.namespaces.platform.gateway,
+        cert_manager_namespace=tenancy.platform.get(cfg.namespaces.platform.cert_manager),
+        hostnames=served_hostnames(cfg)))
+    observability = Observability("observability", ObservabilityArgs(
+        config=cfg.observability, namespace=tenancy.platform[cfg.namespaces.platform.monitoring],
+        namespace_name=cfg.namespaces.platform.monitoring, secrets=secrets, gateway=gateway,
+        cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class))
+    # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
+    postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
+                                                      crd_dependencies=(observability.release,))
+    image = CollectorImage("collector-image", CollectorImageArgs(registry=cfg.collector.registry))
+    collectors = {
+        env: Collector(f"collector-{env}", CollectorArgs(
+            config=cfg.collector, environment=cfg.collector.environments[env], namespace=app_ns,
+            image=image.reference, image_tag=image.tag, gateway=gateway, database=databases[env],
+            redis=caches[env], secrets=secrets, observability=observability,
+            spread_strictly=cfg.cluster.type == "managed"))
+        for env, app_ns in tenancy.apps.items()}
+    return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
+                    postgres_operator=postgres_operator, databases=databases, redis=caches,
+                    observability=observability, collector_image=image, collectors=collectors)
 
 
 def outputs(platform: Platform) -> dict[str, Any]:
@@ -59,6 +131,15 @@ def outputs(platform: Platform) -> dict[str, Any]:
         "appNamespaces": list(platform.tenancy.apps),
         "platformNamespaces": list(platform.tenancy.platform),
         "secretStore": platform.secrets.store_name,
+        "databases": {env: f"{env}/{db.rw_service}" for env, db in platform.databases.items()},
+        "redis": {env: f"{env}/{cache.service_name}" for env, cache in platform.redis.items()},
+        "gatewayName": f"{platform.gateway.gateway_namespace}/{platform.gateway.gateway_name}",
+        "gatewayClass": platform.gateway.gateway_class,
+        "gatewayService": f"{platform.gateway.gateway_namespace}/{platform.gateway.data_plane_service}",
+        "gatewayUrls": list(platform.gateway.urls),
+        "grafanaUrl": platform.observability.grafana_url,
+        "collectorImage": platform.collector_image.reference,
+        "collectorUrls": {env: c.url for env, c in platform.collectors.items()},
     }
 
 
