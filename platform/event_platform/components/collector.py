@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from event_platform import labels
 from event_platform.components.app_namespace import AppNamespace
 from event_platform.components.app_monitoring import AppMonitoring, AppMonitoringArgs, scraped_by_monitor_labels
-from event_platform.components.collector_dashboard import collector_dashboard
-from event_platform.components.collector_rules import collector_rule_groups
+from event_platform.dashboards.collector import collector_dashboard
+from event_platform.alerts.collector_rules import collector_rule_groups
 from event_platform.components.gateway import Gateway
 from event_platform.components.http_route import HttpRoute, HttpRouteArgs, RouteBackend
 from event_platform.components.observability import Observability

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LOKI = {"type": "loki", "uid": "loki"}
-"""The Loki datasource the observability component provisions (uid `loki`)."""
+from event_platform.dashboards.grafana import LOKI, dashboard, panel
+
 SELECTOR = '{namespace=~"$namespace", pod=~"$pod", container=~"$container"}'
 ERRORS = '(?i)(error|exception|traceback|panic|fatal)'
 
@@ -19,36 +19,22 @@ def _query_variable(name: str, query: str, *, include_all: bool) -> dict[str, An
 
 def logs_dashboard() -> dict[str, Any]:
     """Dashboard JSON model (uid `platform-logs`)."""
-    return {
-        "uid": "platform-logs",
-        "title": "Logs",
-        "tags": ["event-platform", "logs"],
-        "timezone": "utc",
-        "schemaVersion": 39,
-        "refresh": "30s",
-        "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": [
-            _query_variable("namespace", "label_values(namespace)", include_all=True),
-            _query_variable("pod", 'label_values({namespace=~"$namespace"}, pod)', include_all=True),
-            _query_variable("container", 'label_values({namespace=~"$namespace", pod=~"$pod"}, container)',
-                            include_all=True),
-            {"name": "search", "label": "contains", "type": "textbox", "query": "", "current": {"value": ""}},
-        ]},
-        "panels": [
-            {"id": 1, "type": "timeseries", "title": "Log lines per second, by container",
-             "datasource": LOKI, "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8},
-             "fieldConfig": {"defaults": {"unit": "short"}, "overrides": []},
-             "targets": [{"refId": "A", "datasource": LOKI, "legendFormat": "{{namespace}}/{{container}}",
-                          "expr": f'sum by (namespace, container) (rate({SELECTOR} |= "$search" [$__auto]))'}]},
-            {"id": 2, "type": "timeseries", "title": "Error-looking lines per second, by pod",
-             "datasource": LOKI, "gridPos": {"x": 12, "y": 0, "w": 12, "h": 8},
-             "fieldConfig": {"defaults": {"unit": "short"}, "overrides": []},
-             "targets": [{"refId": "A", "datasource": LOKI, "legendFormat": "{{namespace}}/{{pod}}",
-                          "expr": f'sum by (namespace, pod) (rate({SELECTOR} |~ "{ERRORS}" [$__auto]))'}]},
-            {"id": 3, "type": "logs", "title": "Lines", "datasource": LOKI,
-             "gridPos": {"x": 0, "y": 8, "w": 24, "h": 18},
-             "options": {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending",
-                         "enableLogDetails": True, "dedupStrategy": "none"},
-             "targets": [{"refId": "A", "datasource": LOKI, "expr": f'{SELECTOR} |= "$search"'}]},
-        ],
-    }
+    variables = [
+        _query_variable("namespace", "label_values(namespace)", include_all=True),
+        _query_variable("pod", 'label_values({namespace=~"$namespace"}, pod)', include_all=True),
+        _query_variable("container", 'label_values({namespace=~"$namespace", pod=~"$pod"}, container)',
+                        include_all=True),
+        {"name": "search", "label": "contains", "type": "textbox", "query": "", "current": {"value": ""}},
+    ]
+    return dashboard("platform-logs", "Logs", ["event-platform", "logs"], refresh="30s", time_from="now-1h",
+                     variables=variables, panels=[
+        panel(1, "Log lines per second, by container",
+              [(f'sum by (namespace, container) (rate({SELECTOR} |= "$search" [$__auto]))',
+                "{{namespace}}/{{container}}")], x=0, y=0, datasource=LOKI),
+        panel(2, "Error-looking lines per second, by pod",
+              [(f'sum by (namespace, pod) (rate({SELECTOR} |~ "{ERRORS}" [$__auto]))', "{{namespace}}/{{pod}}")],
+              x=12, y=0, datasource=LOKI),
+        panel(3, "Lines", [(f'{SELECTOR} |= "$search"', "")], x=0, y=8, w=24, h=18, kind="logs", datasource=LOKI,
+              options={"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending",
+                       "enableLogDetails": True, "dedupStrategy": "none"}),
+    ])
