@@ -48,7 +48,7 @@ bench: venv ## benchmark the collector on the local PostgreSQL (figures go into 
 up: venv ## bring the dev stack up on a local kind cluster (creates the cluster if missing)
 	scripts/dev-cluster.sh up
 
-down: ## delete the local kind cluster and its registry
+down: venv ## delete the local kind cluster and its registry
 	scripts/dev-cluster.sh down
 
 preview: venv ## pulumi preview of STACK, with the policy pack
