@@ -85,3 +85,59 @@ def test_everything_in_an_app_namespace_is_created_after_the_namespace(recording
         ns = recording.object("Namespace", name)
         for obj in recording.objects(namespace=name):
             assert recording.depends_on(obj, ns), f"{obj.kind}/{obj.k8s_name}"
+
+
+def flows(policy) -> set[tuple[str, str, str, tuple]]:
+    """(direction, selected pods, peer, ports) for each rule of a NetworkPolicy, peers as `ns:labels`."""
+    spec = policy.plain["spec"]
+    selected = ",".join(f"{k}={v}" for k, v in sorted(spec["podSelector"].get("matchLabels", {}).items())) or "*"
+    out = set()
+    for direction, key in (("in", "from"), ("out", "to")):
+        for rule in spec.get("ingress" if direction == "in" else "egress", []):
+            ports = tuple(sorted({p["port"] for p in rule.get("ports", [])}))
+            for peer in rule.get(key) or [None]:
+                if peer is None:
+                    out.add((direction, selected, "anywhere", ports))
+                    continue
+                ns = peer.get("namespaceSelector", {}).get("matchLabels", {}).get(labels.NAMESPACE_NAME, "same")
+                pods = ",".join(f"{k}={v}" for k, v in sorted(peer.get("podSelector", {}).get("matchLabels", {}).items()))
+                out.add((direction, selected, f"{ns}:{pods or '*'}", ports))
+    return out
+
+
+COLLECTOR = "app.kubernetes.io/name=collector"
+STABLE = f"{COLLECTOR},event-platform.io/track=stable"
+DB = "cnpg.io/cluster=events-db"
+REDIS = "app.kubernetes.io/component=cache,app.kubernetes.io/name=redis"
+PROMETHEUS = "app.kubernetes.io/name=prometheus"
+
+
+def expected_flows(backups: bool) -> set[tuple[str, str, str, tuple]]:
+    """Every flow an app namespace allows; anything else is denied. Adding a flow means adding it here."""
+    allowed = {
+        ("out", "*", "kube-system:k8s-app=kube-dns", (53,)),
+        ("in", STABLE, "gateway:gateway.networking.k8s.io/gateway-name=platform", (8080,)),
+        ("in", COLLECTOR, f"monitoring:{PROMETHEUS},operator.prometheus.io/name=kube-prometheus-stack-prometheus",
+         (8080,)),
+        ("out", COLLECTOR, f"same:{DB}", (5432,)),
+        ("in", DB, f"same:{COLLECTOR}", (5432,)),
+        ("out", COLLECTOR, f"same:{REDIS}", (6379,)),
+        ("in", REDIS, f"same:{COLLECTOR}", (6379,)),
+        ("in", DB, "cnpg-system:app.kubernetes.io/name=cloudnative-pg", (5432, 8000)),
+        ("in", DB, f"same:{DB}", (5432, 8000)),
+        ("out", DB, f"same:{DB}", (5432, 8000)),
+        ("out", DB, "anywhere", (443, 6443)),
+        ("in", DB, f"monitoring:{PROMETHEUS}", (9187,)),
+    }
+    if backups:
+        allowed.add(("out", DB, "anywhere", (443,)))
+    return allowed
+
+
+def test_each_app_namespace_allows_exactly_the_listed_flows(recording) -> None:
+    """Default deny plus only these allows: a new NetworkPolicy opening anything else fails here."""
+    cfg = stack_config(recording.stack)
+    for name in app_namespaces(recording):
+        policies = [p for p in recording.objects("NetworkPolicy", name) if p.k8s_name != "default-deny"]
+        actual = set().union(*(flows(p) for p in policies))
+        assert actual == expected_flows(backups=cfg.postgres.backup is not None), name
