@@ -53,4 +53,4 @@ def test_a_bad_value_stops_the_program_with_one_line_and_declares_nothing() -> N
         run_program(recording, **{"event-platform:postgres": bad})
     assert str(caught.value) == ("invalid stack configuration:\nPulumi.dev.yaml: event-platform:postgres.instances: "
                                  "got 'many'; expected a valid integer, unable to parse string as an integer")
-    assert [r.type for r in recording] == ["pulumi:pulumi:Stack"]
+    assert not [r.type for r in recording if r.type != "pulumi:pulumi:Stack"]
