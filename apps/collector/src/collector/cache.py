@@ -1,0 +1,197 @@
+"""Redis cache of the recent-events window (``REDIS_URL`` set).
+
+Layout: one sorted set holding the newest ``CACHE_WINDOW`` events, score =
+time in microseconds (exact: below 2**53), member = the event's JSON document,
+which starts with its id so equal times order by id exactly as the database
+does. A second key marks the window *complete*; only then are reads served
+from it. Sorted-set semantics keep the window correct with several replicas
+writing at once, and re-adding an event is a no-op.
+
+The cache is strictly optional: every Redis call is bounded by
+``REDIS_TIMEOUT_SECONDS``; a failure opens a short circuit breaker during
+which Redis is skipped; reads then go to the database and writes still
+succeed. ``collector_cache_fallbacks_total{operation}`` counts each time.
+A write that could not be mirrored leaves the window incomplete, so it is
+invalidated (and rebuilt from the database) as soon as Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from collector.metrics import Metrics
+from collector.storage.base import EventQuery, EventRow, EventStore
+from collector.timestamps import format_time
+
+log = logging.getLogger("collector.cache")
+
+#: How long Redis is skipped after a failure before it is tried again.
+CIRCUIT_OPEN_SECONDS = 1.0
+#: The "complete" marker expires so that, whatever goes wrong between replicas,
+#: a window is rebuilt from the database at least this often.
+COMPLETE_MARKER_TTL_SECONDS = 30
+#: Bytes before the id in an event document: ``{"id":"``.
+_ID_OFFSET = 7
+_ID_END = _ID_OFFSET + 36
+
+_REDIS_FAILURES = (RedisError, OSError)  # OSError covers TimeoutError and refused connections
+
+
+def event_document(row: EventRow) -> bytes:
+    """The JSON document of one event, exactly as ``GET /events`` returns it."""
+    event_id, time_us, source, action, attributes = row
+    return orjson.dumps(
+        {
+            "id": event_id,
+            "time": format_time(time_us),
+            "source": source,
+            "action": action,
+            "attributes": orjson.Fragment(attributes),
+        }
+    )
+
+
+def cursor_position(document: bytes, score: float) -> tuple[int, str]:
+    """(time_us, id) of a cached event document, for building the next-page cursor."""
+    return int(score), document[_ID_OFFSET:_ID_END].decode()
+
+
+class RecentEventsCache:
+    """The newest ``window`` events in a Redis sorted set, with fallback bookkeeping."""
+
+    def __init__(self, url: str, *, window: int, timeout: float, key_prefix: str, metrics: Metrics) -> None:
+        self.window = window
+        self._timeout = timeout
+        self._metrics = metrics
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # a slow cache must cost one timeout, not three
+            health_check_interval=0,
+            max_connections=64,
+        )
+        self._window_key = f"{key_prefix}recent"
+        self._complete_key = f"{key_prefix}recent:complete"
+        self._skip_until = 0.0
+        # A committed write could not be mirrored: the window has a hole.
+        self._incomplete = False
+        self._rebuild: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        if self._rebuild is not None and not self._rebuild.done():
+            self._rebuild.cancel()
+        await self._redis.aclose()
+
+    def _available(self, operation: str) -> bool:
+        if time.monotonic() < self._skip_until:
+            self._metrics.cache_fallbacks.labels(operation).inc()
+            return False
+        return True
+
+    def _failed(self, operation: str, exc: BaseException) -> None:
+        if time.monotonic() >= self._skip_until:  # log once per circuit opening, not per request
+            log.warning(
+                "redis unavailable; falling back to the database",
+                extra={"fields": {"operation": operation, "error": f"{type(exc).__name__}: {exc}"}},
+            )
+        self._skip_until = time.monotonic() + CIRCUIT_OPEN_SECONDS
+        self._metrics.cache_fallbacks.labels(operation).inc()
+
+    async def add(self, rows: Sequence[EventRow]) -> None:
+        """Mirror freshly committed rows (newest last) into the window. Never raises."""
+        if not self._available("write"):
+            self._incomplete = True
+            return
+        # Rows of one group share a time and ascend by id, and groups ascend in
+        # time, so only the group's last `window` rows can be in the window.
+        newest = rows[-self.window :]
+        members = {event_document(row): row[1] for row in newest}
+        invalidate = self._incomplete
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                pipe = self._redis.pipeline(transaction=False)
+                if invalidate:
+                    # Earlier writes were not mirrored: no replica may serve this window
+                    # until it has been rebuilt from the database.
+                    pipe.delete(self._complete_key, self._window_key)
+                pipe.zadd(self._window_key, members)
+                pipe.zremrangebyrank(self._window_key, 0, -(self.window + 1))
+                await pipe.execute()
+        except _REDIS_FAILURES as exc:
+            self._incomplete = True
+            self._failed("write", exc)
+            return
+        if invalidate:
+            self._incomplete = False
+
+    async def recent(self, limit: int, store: EventStore) -> list[tuple[bytes, float]] | None:
+        """Up to ``limit + 1`` newest (document, score) pairs, or None to read the database.
+
+        On a miss (window not complete) a background rebuild from ``store`` starts.
+        """
+        if limit >= self.window or not self._available("read"):
+            return None
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                if self._incomplete:
+                    await self._redis.delete(self._complete_key, self._window_key)
+                    self._incomplete = False
+                    complete, items = 0, []
+                else:
+                    pipe = self._redis.pipeline(transaction=False)
+                    pipe.exists(self._complete_key)
+                    pipe.zrevrange(self._window_key, 0, limit, withscores=True)
+                    complete, items = await pipe.execute()
+        except _REDIS_FAILURES as exc:
+            self._failed("read", exc)
+            return None
+        if not complete:
+            self._metrics.cache_requests.labels("miss").inc()
+            self.schedule_rebuild(store)
+            return None
+        self._metrics.cache_requests.labels("hit").inc()
+        return items
+
+    def schedule_rebuild(self, store: EventStore) -> None:
+        """Refill the window from the database in the background (one rebuild at a time)."""
+        if self._rebuild is None or self._rebuild.done():
+            self._rebuild = asyncio.create_task(self._rebuild_from(store), name="cache-rebuild")
+
+    async def _rebuild_from(self, store: EventStore) -> None:
+        try:
+            rows = await store.query(EventQuery(), self.window)
+        except Exception:  # the database path reports its own failures
+            return
+        if not self._available("rebuild"):
+            return
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                pipe = self._redis.pipeline(transaction=False)
+                if rows:
+                    # Adding (not replacing) keeps events that writers pushed meanwhile.
+                    pipe.zadd(self._window_key, {event_document(row): row[1] for row in rows})
+                    pipe.zremrangebyrank(self._window_key, 0, -(self.window + 1))
+                pipe.set(self._complete_key, b"1", ex=COMPLETE_MARKER_TTL_SECONDS)
+                await pipe.execute()
+        except _REDIS_FAILURES as exc:
+            self._failed("rebuild", exc)
+
+    async def expire(self, cutoff_us: int) -> None:
+        """Drop events older than ``cutoff_us`` (retention) from the window. Never raises."""
+        if not self._available("expire"):
+            return
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                await self._redis.zremrangebyscore(self._window_key, "-inf", f"({cutoff_us}")
+        except _REDIS_FAILURES as exc:
+            self._failed("expire", exc)
