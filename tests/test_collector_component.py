@@ -216,3 +216,32 @@ def test_without_a_canary_all_traffic_goes_to_the_stable_version(recording) -> N
         refs = recording.object("HTTPRoute", "collector", env).plain["spec"]["rules"][0]["backendRefs"]
         assert [(r["name"], r.get("weight", 1)) for r in refs] in ([("collector", 100)], [("collector", 1)])
         assert not [d for d in recording.objects("Deployment", env) if d.k8s_name == "collector-canary"]
+
+
+def test_the_source_tag_follows_dockerignore_rules_including_re_included_files(tmp_path) -> None:
+    """The collector's .dockerignore excludes everything and re-includes what the build needs; a tag
+    that ignored the `!` lines would never change and `pulumi up` would never ship new code."""
+    from event_platform.components.collector_image import COLLECTOR_SOURCE, docker_ignored, source_tag
+    patterns = ["*", "!src/", "src/**/__pycache__", "!requirements.txt"]
+    assert not docker_ignored("src/collector/app.py", patterns)
+    assert docker_ignored("src/collector/__pycache__/app.cpython-311.pyc", patterns)
+    assert docker_ignored("tests/test_x.py", patterns)
+    assert not docker_ignored("requirements.txt", patterns)
+    (tmp_path / ".dockerignore").write_text((COLLECTOR_SOURCE / ".dockerignore").read_text())
+    (tmp_path / "src" / "collector").mkdir(parents=True)
+    (tmp_path / "src" / "collector" / "app.py").write_text("v1\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_app.py").write_text("t1\n")
+    before = source_tag(tmp_path)
+    (tmp_path / "tests" / "test_app.py").write_text("t2\n")
+    assert source_tag(tmp_path) == before
+    (tmp_path / "src" / "collector" / "app.py").write_text("v2\n")
+    assert source_tag(tmp_path) != before
+
+
+def test_the_dockerfiles_default_base_image_is_the_pinned_one() -> None:
+    """`docker build apps/collector` by hand and `pulumi up` must build on the same base."""
+    from event_platform import versions
+    from event_platform.components.collector_image import COLLECTOR_SOURCE
+    dockerfile = (COLLECTOR_SOURCE / "Dockerfile").read_text()
+    assert f"ARG BASE_IMAGE={versions.COLLECTOR_BASE_IMAGE}\n" in dockerfile

@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks, rpc
-from pulumi.runtime.settings import ROOT
+from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
@@ -221,18 +221,34 @@ class _RecordingMonitor(mocks.MockMonitor):
         return response
 
 
+def mock_engine(stack_name: str) -> Recording:
+    """Puts Pulumi's mocks in place of the engine for one stack; everything registered from now on
+    lands in the returned recording."""
+    _ensure_open_event_loop()
+    # Start clean, as pulumi.runtime.test does: tasks left by an earlier run (on a loop that may be
+    # closed by now) would otherwise be awaited forever by wait_for_rpcs.
+    SETTINGS.outputs.clear()
+    recording = Recording(stack=stack_name)
+    ROOT.set(None)  # a fresh root Stack per recording, or a second stack would hang off the first's
+    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=stack_name, preview=False,
+                             monitor=_RecordingMonitor(recording))
+    return recording
+
+
+def settle() -> None:
+    """Waits until every registration made so far has reached the recording."""
+    _sync_await(wait_for_rpcs())
+
+
 def record(cfg: PlatformConfig) -> Recording:
     """Builds the platform for `cfg` under mocks and returns everything it declared."""
     from event_platform import stack  # late import: components need the mocks in place first
 
-    recording = Recording(stack=cfg.stack)
-    ROOT.set(None)  # a fresh root Stack per recording, or a second stack would hang off the first's
-    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=cfg.stack, preview=False,
-                             monitor=_RecordingMonitor(recording))
+    recording = mock_engine(cfg.stack)
     platform = stack.build(cfg)
     exports = stack.outputs(platform)
 
-    async def settle() -> dict[str, Any]:
+    async def resolve_exports() -> dict[str, Any]:
         resolved = {}
         for key, value in exports.items():
             output = pulumi.Output.from_input(value)
@@ -241,8 +257,20 @@ def record(cfg: PlatformConfig) -> Recording:
         await wait_for_rpcs()
         return resolved
 
-    recording.outputs = _sync_await(settle())
+    recording.outputs = _sync_await(resolve_exports())
     return recording
+
+
+def _ensure_open_event_loop() -> None:
+    """The mocks run on the thread's event loop; async test frameworks may have closed or unset it."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def close() -> None:

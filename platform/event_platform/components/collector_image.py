@@ -3,9 +3,9 @@ stack's registry, tagged from the source so the same code always gives the same 
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pulumi
@@ -18,23 +18,39 @@ from event_platform.config import RegistryConfig
 COLLECTOR_SOURCE = Path(__file__).resolve().parents[3] / "apps" / "collector"
 
 
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as a regex: `**` any path, `*` and `?` within one path element."""
+    out = ""
+    for token in re.split(r"(\*\*/?|\*|\?)", pattern.strip("/")):
+        out += {"**": ".*", "**/": "(.*/)?", "*": "[^/]*", "?": "[^/]"}.get(token, re.escape(token))
+    return re.compile(out)
+
+
+def docker_ignored(rel: str, patterns: list[str]) -> bool:
+    """Docker's rule: patterns apply in order, the last one that matches decides, `!` re-includes,
+    and a pattern matching a directory matches everything in it."""
+    parts = rel.split("/")
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    ignored = False
+    for raw in patterns:
+        negate = raw.startswith("!")
+        regex = _pattern(raw[1:] if negate else raw)
+        if any(regex.fullmatch(c) for c in candidates):
+            ignored = not negate
+    return ignored
+
+
 def source_tag(context: Path = COLLECTOR_SOURCE) -> str:
     """A tag that changes exactly when the image's inputs change: a hash of every file the build
     context sends (honouring .dockerignore), plus the pinned base image."""
     ignore_file = context / ".dockerignore"
     patterns = [line.strip() for line in ignore_file.read_text().splitlines()
-                if line.strip() and not line.startswith("#")] if ignore_file.exists() else []
-
-    def ignored(rel: str) -> bool:
-        return any(fnmatch.fnmatch(rel, p.rstrip("/")) or fnmatch.fnmatch(rel, f"{p.rstrip('/')}/*")
-                   or any(fnmatch.fnmatch(part, p.rstrip("/")) for part in rel.split("/")) for p in patterns)
-
+                if line.strip() and not line.lstrip().startswith("#")] if ignore_file.exists() else []
     digest = hashlib.sha256(versions.COLLECTOR_BASE_IMAGE.encode())
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         rel = path.relative_to(context).as_posix()
-        if ignored(rel) or "__pycache__" in rel or rel.endswith(".pyc"):
-            continue
-        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+        if not docker_ignored(rel, patterns):
+            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return f"src-{digest.hexdigest()[:12]}"
 
 
