@@ -245,3 +245,17 @@ def test_the_dockerfiles_default_base_image_is_the_pinned_one() -> None:
     from event_platform.components.collector_image import COLLECTOR_SOURCE
     dockerfile = (COLLECTOR_SOURCE / "Dockerfile").read_text()
     assert f"ARG BASE_IMAGE={versions.COLLECTOR_BASE_IMAGE}\n" in dockerfile
+
+
+def test_pods_pull_with_the_registry_secret_only_where_the_registry_needs_one(recording) -> None:
+    """A private prod registry without pull credentials leaves every pod in ImagePullBackOff."""
+    key = stack_config(recording.stack).collector.registry.pull_secret_key
+    for env in environments(recording):
+        pulls = pod_spec(recording.object("Deployment", "collector", env)).get("imagePullSecrets", [])
+        if key is None:
+            assert pulls == []
+            continue
+        assert pulls == [{"name": component.PULL_SECRET}]
+        target = recording.object("ExternalSecret", component.PULL_SECRET, env).plain["spec"]["target"]
+        assert target["template"]["type"] == "kubernetes.io/dockerconfigjson"
+        assert set(target["template"]["data"]) == {".dockerconfigjson"}

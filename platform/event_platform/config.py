@@ -435,6 +435,10 @@ class RegistryConfig(Model):
     """Omitted: anonymous push (the local registry)."""
     password: SecretStr | None = None
     """Push password or token. Must be `secure:` in the stack file. Omitted: anonymous push."""
+    pull_secret_key: str | None = None
+    """Entry in the secret store holding a `.dockerconfigjson` that lets the cluster pull from this
+    registry; each app namespace then gets it as an image pull Secret. Omitted: nodes pull on their
+    own (the dev registry is anonymous; a cloud registry may grant the nodes' identity)."""
 
 
 class CanaryConfig(Model):

@@ -58,6 +58,8 @@ PRE_STOP_SECONDS = 5
 at a process that is already draining."""
 GRACE_MARGIN_SECONDS = 10
 SERVICE_PORT = 80
+PULL_SECRET = "registry-pull"
+"""Image pull Secret in each app namespace, when the registry needs credentials to pull."""
 
 
 def termination_grace_seconds() -> int:
@@ -115,6 +117,14 @@ class Collector(pulumi.ComponentResource):
         self.auth_secret = args.secrets.external_secret(
             f"{name}-auth", namespace=namespace, secret_name=f"{APP}-auth",
             data={"tokens": SecretEntry("collector-auth", "tokens")}, opts=pulumi.ResourceOptions(parent=self))
+        self.pull_secret = None
+        if args.config.registry.pull_secret_key:
+            self.pull_secret = args.secrets.external_secret(
+                f"{name}-registry-pull", namespace=namespace, secret_name=PULL_SECRET,
+                data={".dockerconfigjson": SecretEntry(args.config.registry.pull_secret_key, ".dockerconfigjson",
+                                                       generate_length=None)},
+                template={".dockerconfigjson": '{{ index . ".dockerconfigjson" }}'},
+                secret_type="kubernetes.io/dockerconfigjson", opts=pulumi.ResourceOptions(parent=self))
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-account",
             metadata={"name": APP, "namespace": ns, "labels": labels.common(APP, "identity")},
@@ -187,7 +197,8 @@ class Collector(pulumi.ComponentResource):
         }
         if replicas is not None:
             spec["replicas"] = replicas  # the stable Deployment leaves replicas to its autoscaler
-        deps = [namespace, self.config_map, self.auth_secret, self.service_account]
+        deps = [namespace, self.config_map, self.auth_secret, self.service_account,
+                *([self.pull_secret] if self.pull_secret else [])]
         deployment = k8s.apps.v1.Deployment(
             f"{name}-{track}-deployment",
             metadata={"name": object_name, "namespace": ns, "labels": {**labels.common(APP, "server"),
@@ -240,7 +251,9 @@ def pod_spec(args: CollectorArgs, image: pulumi.Input[str], track: str) -> dict:
     spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
               "whenUnsatisfiable": "DoNotSchedule" if args.spread_strictly else "ScheduleAnyway",
               "labelSelector": {"matchLabels": pod_selector(track)}}
+    pull = {"imagePullSecrets": [{"name": PULL_SECRET}]} if args.config.registry.pull_secret_key else {}
     return {
+        **pull,
         "serviceAccountName": APP,
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": termination_grace_seconds(),

@@ -154,19 +154,23 @@ class SecretStore(pulumi.ComponentResource):
         secret_name: str,
         data: Mapping[str, SecretEntry],
         template: Mapping[str, str] | None = None,
+        secret_type: str = "Opaque",
         opts: pulumi.ResourceOptions,
     ) -> k8s.apiextensions.CustomResource:
         """An ExternalSecret that keeps the Kubernetes Secret `secret_name` in `namespace` filled with
         `data` (Secret key -> store entry). `template` (Secret key -> Go template over the `data` keys)
-        composes values such as URLs; then the Secret holds exactly the template's keys.
+        composes values such as URLs; then the Secret holds exactly the template's keys. `secret_type`
+        other than Opaque (e.g. `kubernetes.io/dockerconfigjson`) needs a template.
 
         `opts` must carry the caller's `parent`; the dependency on the store is added here.
         """
         seeds = self._seeds_for(data)
         prefix = self._args.config.key_prefix
         target: dict[str, Any] = {"name": secret_name, "creationPolicy": "Owner"}
+        if secret_type != "Opaque" and not template:
+            raise ValueError(f"a {secret_type} Secret needs a template naming its keys")
         if template:
-            target["template"] = {"engineVersion": "v2", "type": "Opaque", "data": dict(template)}
+            target["template"] = {"engineVersion": "v2", "type": secret_type, "data": dict(template)}
         return k8s.apiextensions.CustomResource(
             resource_name,
             api_version=ESO_API, kind="ExternalSecret",
