@@ -230,8 +230,8 @@ def mock_engine(stack_name: str) -> Recording:
     SETTINGS.outputs.clear()
     recording = Recording(stack=stack_name)
     ROOT.set(None)  # a fresh root Stack per recording, or a second stack would hang off the first's
-    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=stack_name, preview=False,
-                             monitor=_RecordingMonitor(recording))
+    monitor = _RecordingMonitor(recording)
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack_name, preview=False, monitor=monitor)
     return recording
 
 
