@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +32,31 @@ class EventQuery:
             and self.until_us is None
             and self.before is None
         )
+
+    def where_clause(self, time_column: str, placeholder: Callable[[int], str],
+                     id_cast: str = "") -> tuple[str, list[object]]:
+        """The filters as a SQL WHERE clause (empty without filters) and its parameters, in order.
+        ``placeholder(n)`` writes the n-th parameter (1-based) in the backend's style; ``id_cast`` is
+        appended to the cursor id's parameter (``::uuid`` on PostgreSQL)."""
+        clauses: list[str] = []
+        args: list[object] = []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return placeholder(len(args))
+
+        if self.source is not None:
+            clauses.append(f"source = {arg(self.source)}")
+        if self.action is not None:
+            clauses.append(f"action = {arg(self.action)}")
+        if self.since_us is not None:
+            clauses.append(f"{time_column} >= {arg(self.since_us)}")
+        if self.until_us is not None:
+            clauses.append(f"{time_column} < {arg(self.until_us)}")
+        if self.before is not None:
+            time_arg = arg(self.before[0])
+            clauses.append(f"({time_column}, id) < ({time_arg}, {arg(self.before[1])}{id_cast})")
+        return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
 
 
 class StoreUnavailable(Exception):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import asyncpg.exceptions as pg_errors
@@ -183,29 +183,12 @@ class PostgresStore:
         await self._run(insert)
 
     async def query(self, query: EventQuery, limit: int) -> list[EventRow]:
-        clauses: list[str] = []
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
-        if query.source is not None:
-            clauses.append(f"source = {arg(query.source)}")
-        if query.action is not None:
-            clauses.append(f"action = {arg(query.action)}")
-        if query.since_us is not None:
-            clauses.append(f"time >= {arg(query.since_us)}")
-        if query.until_us is not None:
-            clauses.append(f"time < {arg(query.until_us)}")
-        if query.before is not None:
-            time_arg = arg(query.before[0])
-            clauses.append(f"(time, id) < ({time_arg}, {arg(query.before[1])}::uuid)")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = query.where_clause("time", lambda n: f"${n}", id_cast="::uuid")
+        args.append(limit)
         # A bounded set of statement shapes (2^5), so asyncpg's prepared-statement cache stays small.
         sql = (
             f"SELECT id, time, source, action, attributes FROM {self.table} {where} "
-            f"ORDER BY time DESC, id DESC LIMIT {arg(limit)}"
+            f"ORDER BY time DESC, id DESC LIMIT ${len(args)}"
         )
 
         async def fetch(connection: asyncpg.Connection) -> list[EventRow]:

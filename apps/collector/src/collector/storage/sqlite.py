@@ -109,24 +109,7 @@ class SqliteStore:
 
     async def query(self, query: EventQuery, limit: int) -> list[EventRow]:
         reader = self._require(self._reader)
-        clauses: list[str] = []
-        args: list[object] = []
-        if query.source is not None:
-            clauses.append("source = ?")
-            args.append(query.source)
-        if query.action is not None:
-            clauses.append("action = ?")
-            args.append(query.action)
-        if query.since_us is not None:
-            clauses.append("time_us >= ?")
-            args.append(query.since_us)
-        if query.until_us is not None:
-            clauses.append("time_us < ?")
-            args.append(query.until_us)
-        if query.before is not None:
-            clauses.append("(time_us, id) < (?, ?)")
-            args.extend(query.before)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = query.where_clause("time_us", lambda _: "?")
         sql = (
             f"SELECT id, time_us, source, action, attributes FROM events {where} ORDER BY time_us DESC, id DESC LIMIT ?"
         )
