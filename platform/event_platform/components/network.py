@@ -4,6 +4,7 @@ that owns a flow declares exactly that flow with these, next to the workload it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,3 +64,28 @@ def allow_egress(resource_name: str, *, namespace: pulumi.Input[str], policy_nam
         spec={"podSelector": {"matchLabels": dict(from_pods)}, "policyTypes": ["Egress"], "egress": [rule]},
         opts=opts,
     )
+
+
+def client_slug(client: dict[str, str]) -> str:
+    """A short DNS-label name for a client label set, e.g. `collector` for {name: collector}."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", "-".join(v for _, v in sorted(client.items())).lower()).strip("-")
+    return slug[:30].strip("-") or "client"
+
+
+def allow_clients(resource_prefix: str, *, namespace: pulumi.Input[str], server_name: str,
+                  server_pods: dict[str, str], clients: Sequence[dict[str, str]], port: int,
+                  opts: pulumi.ResourceOptions) -> list[k8s.networking.v1.NetworkPolicy]:
+    """Lets pods matching each of `clients` (same namespace) connect to `server_pods` on `port`: the
+    ingress into the server (`<server>-from-clients`) and each client's egress (`<client>-to-<server>`).
+    No clients: no policy, the server stays closed."""
+    if not clients:
+        return []
+    policies = [allow_ingress(
+        f"{resource_prefix}-from-clients", namespace=namespace, policy_name=f"{server_name}-from-clients",
+        to_pods=server_pods, sources=[Peer(pod_labels=client) for client in clients], ports=[port], opts=opts)]
+    for client in clients:
+        slug = client_slug(client)
+        policies.append(allow_egress(
+            f"{resource_prefix}-{slug}-egress", namespace=namespace, policy_name=f"{slug}-to-{server_name}",
+            from_pods=client, destinations=[Peer(pod_labels=server_pods)], ports=[port], opts=opts))
+    return policies

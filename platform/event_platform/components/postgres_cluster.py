@@ -9,7 +9,6 @@ has reconciled the Cluster. Apps therefore refer to them by name and key (`rw_se
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlparse
 
 import pulumi
@@ -17,7 +16,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels, versions
-from event_platform.components.network import Peer, allow_egress, allow_ingress
+from event_platform.components.network import Peer, allow_clients, allow_egress, allow_ingress
 from event_platform.components.postgres import PostgresOperator
 from event_platform.components.secrets import SecretEntry, SecretStore
 from event_platform.config import PostgresBackupConfig, PostgresConfig, quantity_bytes
@@ -184,15 +183,8 @@ class PostgresCluster(pulumi.ComponentResource):
             policies.append(allow_egress(
                 f"{self._name}-to-object-storage", namespace=ns, policy_name=f"{c}-to-object-storage",
                 from_pods=pods, destinations=None, ports=[object_storage_port(args.config.backup)], opts=opts))
-        if args.clients:
-            policies.append(allow_ingress(
-                f"{self._name}-from-clients", namespace=ns, policy_name=f"{c}-from-clients", to_pods=pods,
-                sources=[Peer(pod_labels=client) for client in args.clients], ports=[POSTGRES_PORT], opts=opts))
-        for client in args.clients:
-            slug = client_slug(client)
-            policies.append(allow_egress(
-                f"{self._name}-{slug}-egress", namespace=ns, policy_name=f"{slug}-to-{c}", from_pods=client,
-                destinations=[itself], ports=[POSTGRES_PORT], opts=opts))
+        policies += allow_clients(self._name, namespace=ns, server_name=c, server_pods=pods, clients=args.clients,
+                                  port=POSTGRES_PORT, opts=opts)
         return policies
 
 
@@ -278,9 +270,3 @@ def object_storage_port(backup: PostgresBackupConfig) -> int:
         return 443
     url = urlparse(backup.endpoint_url)
     return url.port or (80 if url.scheme == "http" else 443)
-
-
-def client_slug(client: dict[str, str]) -> str:
-    """A short DNS-label name for a client label set, e.g. `collector` for {name: collector}."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", "-".join(v for _, v in sorted(client.items())).lower()).strip("-")
-    return slug[:30].strip("-") or "client"

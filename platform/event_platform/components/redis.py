@@ -17,8 +17,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels, versions
-from event_platform.components.network import Peer, allow_egress, allow_ingress
-from event_platform.components.postgres_cluster import client_slug
+from event_platform.components.network import allow_clients
 from event_platform.components.secrets import SecretEntry, SecretStore
 from event_platform.config import RedisConfig, quantity_bytes
 
@@ -149,26 +148,12 @@ class Redis(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[
                 namespace, self.config_map, self.external_secret, self.headless_service]))
 
-        self.network_policies = self._network_policies(args, ns)
+        # Clients in, nothing else: Redis itself opens no connection (DNS aside, which tenancy allows).
+        self.network_policies = allow_clients(
+            name, namespace=ns, server_name=app, server_pods=self.pod_labels, clients=args.clients,
+            port=REDIS_PORT, opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
         self.register_outputs({"service_name": self.service_name, "url_secret_name": self.url_secret_name,
                                "statefulset": self.statefulset.metadata.name})
-
-    def _network_policies(self, args: RedisArgs,
-                          ns: pulumi.Output[str]) -> list[k8s.networking.v1.NetworkPolicy]:
-        """Clients in, nothing else: Redis itself opens no connection (DNS aside, which tenancy allows)."""
-        if not args.clients:
-            return []
-        opts = pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])
-        app, pods = args.name, self.pod_labels
-        policies = [allow_ingress(
-            f"{self._name}-from-clients", namespace=ns, policy_name=f"{app}-from-clients", to_pods=pods,
-            sources=[Peer(pod_labels=client) for client in args.clients], ports=[REDIS_PORT], opts=opts)]
-        for client in args.clients:
-            slug = client_slug(client)
-            policies.append(allow_egress(
-                f"{self._name}-{slug}-egress", namespace=ns, policy_name=f"{slug}-to-{app}", from_pods=client,
-                destinations=[Peer(pod_labels=pods)], ports=[REDIS_PORT], opts=opts))
-        return policies
 
 
 def redis_conf(cfg: RedisConfig) -> str:
