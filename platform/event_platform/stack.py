@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from event_platform import labels
+from event_platform.components.collector import APP as COLLECTOR_APP
 from event_platform.components.collector import Collector, CollectorArgs
 from event_platform.components.collector_image import CollectorImage, CollectorImageArgs
 from event_platform.components.gateway import Gateway, GatewayArgs
@@ -69,9 +70,9 @@ def served_hostnames(cfg: PlatformConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-DATA_CLIENTS = ({labels.NAME: "collector"},)
+DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
 """Pods allowed to reach each environment's database and Redis: the collector's, stable and canary
-(components/collector.py `pod_selector` without the track label)."""
+(its pod selector without the track label)."""
 
 
 def build_data(cfg: PlatformConfig, tenancy: Tenancy, secrets: SecretStore,
