@@ -19,7 +19,7 @@ export EVENT_PLATFORM_CHART_DATA ?= $(if $(wildcard $(SHARED)/charts),$(abspath 
 # dev keeps its state in a local file backend inside the checkout; prod brings its own backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: help venv test render validate bench up down preview deploy destroy
+.PHONY: help venv lint test render validate bench up down preview deploy destroy
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -59,3 +59,7 @@ deploy: venv ## pulumi up of STACK, with the policy pack
 
 destroy: ## pulumi destroy of STACK
 	pulumi destroy --stack $(STACK)
+
+lint: venv ## ruff and mypy (strict on the collector, standard on the program and the policy pack)
+	$(PY) -m ruff check .
+	$(PY) -m mypy apps/collector/src platform/event_platform policy/event_platform_policies
