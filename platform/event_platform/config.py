@@ -44,6 +44,15 @@ _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 
 
+class PlacedError(ValueError):
+    """A cross-section check's error that knows its key and the offending value (a non-secret one),
+    so the message names them instead of the whole section."""
+
+    def __init__(self, key: str, value: Any, expected: str) -> None:
+        super().__init__(f"expected {expected}")
+        self.key, self.value, self.expected = key, value, expected
+
+
 class ConfigError(ValueError):
     """A stack file says something the platform cannot build. The message is for humans, one line
     per problem."""
@@ -483,6 +492,76 @@ class CollectorConfig(Model):
     resources: ResourcesConfig = ResourcesConfig(cpu="250m", memory="256Mi", memory_limit="512Mi")
 
 
+# ---------------------------------------------------------------------------------------- services
+class ServiceSecretConfig(Model):
+    """Where a secret environment variable's value lives in the secret store (never the value)."""
+
+    key: str = Field(min_length=1)
+    """Entry name in the store (after the stack's keyPrefix). Required."""
+    property: str = Field(min_length=1)
+    """Property of that entry. Required."""
+
+
+class ServiceEnvironmentConfig(Model):
+    """A service in one app environment."""
+
+    hostname: Hostname
+    """Host its route answers on, under the Gateway's domain. Required."""
+    replicas: int = Field(default=2, ge=1, le=50)
+    """Minimum replicas (the autoscaler's floor). Omitted: 2."""
+    max_replicas: int = Field(default=6, ge=1, le=100)
+    """The autoscaler's ceiling. Omitted: 6."""
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> ServiceEnvironmentConfig:
+        if self.max_replicas < self.replicas:
+            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}; "
+                             "expected maxReplicas >= replicas")
+        return self
+
+
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_SECRET_WORDS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL")
+
+
+class ServiceConfig(Model):
+    """Another team's stateless HTTP service, from an existing image (see docs/onboarding.md)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=30)]
+    """Names every object of the service (`<name>`, `<name>-config`, ...). Required."""
+    image: ImageReference
+    """Image with an explicit tag or digest. Required."""
+    port: int = Field(ge=1, le=65535)
+    """Port the container serves HTTP on. Required."""
+    environments: dict[DnsLabel, ServiceEnvironmentConfig] = Field(min_length=1)
+    """App namespaces to run in, each with its hostname. Required: at least one."""
+    paths: tuple[Annotated[str, Field(pattern=r"^/")], ...] = ("/",)
+    """Path prefixes published on the Gateway. Omitted: every path."""
+    liveness_path: str = Field(default="/healthz", pattern=r"^/")
+    """Omitted: /healthz."""
+    readiness_path: str = Field(default="/readyz", pattern=r"^/")
+    """Omitted: /readyz."""
+    metrics_path: str | None = Field(default=None, pattern=r"^/")
+    """Prometheus metrics on `port`. Omitted: not scraped (the dashboard shows the cluster's metrics)."""
+    run_as_user: int = Field(default=10001, ge=1)
+    """Numeric non-root user of the image. Omitted: 10001."""
+    resources: ResourcesConfig = ResourcesConfig(cpu="100m", memory="128Mi", memory_limit="256Mi")
+    """Omitted: 100m CPU, 128Mi memory (256Mi limit)."""
+    env: dict[Annotated[str, Field(pattern=_ENV_NAME)], str] = {}
+    """Non-secret environment variables. Omitted: none."""
+    secrets: dict[Annotated[str, Field(pattern=_ENV_NAME)], ServiceSecretConfig] = {}
+    """Environment variable -> secret-store entry. Omitted: none."""
+
+    @model_validator(mode="after")
+    def _no_secrets_in_env(self) -> ServiceConfig:
+        if named := sorted(k for k in self.env if any(w in k.upper() for w in _SECRET_WORDS)):
+            raise ValueError(f"env {', '.join(named)}: the name says secret, and env values sit in plain text "
+                             "in the stack file; expected it under `secrets:` (a secret-store entry)")
+        if both := sorted(set(self.env) & set(self.secrets)):
+            raise ValueError(f"{', '.join(both)}: in both env and secrets; expected each variable once")
+        return self
+
+
 # ------------------------------------------------------------------------------------------- stack
 class PlatformConfig(Model):
     """Everything one stack says. The keys are the stack file's `event-platform:<key>` entries."""
@@ -497,6 +576,38 @@ class PlatformConfig(Model):
     redis: RedisConfig = RedisConfig()
     secrets: SecretsConfig
     collector: CollectorConfig
+    services: tuple[ServiceConfig, ...] = ()
+    """More teams' services (docs/onboarding.md). Omitted: the collector alone."""
+
+    @model_validator(mode="after")
+    def _services_fit(self) -> PlatformConfig:
+        apps, domain = set(self.namespaces.app_names), self.gateway.domain
+        owner: dict[str, str] = {env.hostname: f"collector.environments.{name}.hostname"
+                                 for name, env in self.collector.environments.items()}
+        grafana = self.observability.grafana_hostname or f"grafana.{domain}"
+        owner.setdefault(grafana, "observability.grafanaHostname")
+        names = ["collector"]
+        for i, svc in enumerate(self.services):
+            where = f"services[{i}]"
+            if svc.name in names:
+                raise PlacedError(f"{where}.name", svc.name, "a service name no other service (nor the "
+                                  "collector) uses: it names every object in the namespace")
+            names.append(svc.name)
+            for env_name, env in svc.environments.items():
+                key = f"{where}.environments.{env_name}"
+                if env_name not in apps:
+                    raise PlacedError(f"{where}.environments", env_name, f"one of the app namespaces {sorted(apps)}")
+                if env.hostname != domain and not env.hostname.endswith(f".{domain}"):
+                    raise PlacedError(f"{key}.hostname", env.hostname, f"a hostname under the Gateway's domain "
+                                      f"{domain} (gateway.domain)")
+                if env.hostname in owner:
+                    raise PlacedError(f"{key}.hostname", env.hostname, f"a hostname nothing else serves; "
+                                      f"{owner[env.hostname]} has it")
+                owner[env.hostname] = f"{key}.hostname"
+                if self.cluster.type == "managed" and env.replicas < 2:
+                    raise PlacedError(f"{key}.replicas", env.replicas, "at least 2 on a managed cluster, so a "
+                                      "node can fail or drain")
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -583,6 +694,10 @@ def _describe(err: ValidationError) -> list[str]:
         loc = [p for p in loc if p not in {"kubernetes", "vault", "aws"} or loc.index(p) == 0]
         key = f"{PROJECT}:{'.'.join(loc)}" if loc else f"{PROJECT}"
         kind, msg = e["type"], e["msg"]
+        placed = (e.get("ctx") or {}).get("error")
+        if isinstance(placed, PlacedError):
+            lines.append(f"{PROJECT}:{placed.key}: got {placed.value!r}; expected {placed.expected}")
+            continue
         value = e.get("input")
         shown = "[secret]" if "password" in key.lower() or isinstance(value, _OfflineSecret) else repr(value)
         if kind == "extra_forbidden":

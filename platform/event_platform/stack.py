@@ -17,9 +17,10 @@ from event_platform.components.observability import Observability, Observability
 from event_platform.components.postgres import PostgresOperator, PostgresOperatorArgs
 from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from event_platform.components.redis import Redis, RedisArgs
-from event_platform.components.secrets import SecretStore, SecretStoreArgs
+from event_platform.components.secrets import SecretEntry, SecretStore, SecretStoreArgs
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
-from event_platform.config import KubernetesStoreConfig, PlatformConfig
+from event_platform.components.web_service import Probes, WebService, WebServiceArgs, version_label
+from event_platform.config import KubernetesStoreConfig, PlatformConfig, ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Platform:
     collector_image: CollectorImage
     collectors: dict[str, Collector]
     """The collector in every app environment, by environment name."""
+    services: dict[str, dict[str, WebService]]
+    """The config-declared services (`services:`), by service name, then by environment name."""
 
 
 def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...]:
@@ -67,6 +70,7 @@ def served_hostnames(cfg: PlatformConfig) -> tuple[str, ...]:
     """Every hostname the stack serves through the Gateway (the TLS certificate names exactly these)."""
     grafana = cfg.observability.grafana_hostname or f"grafana.{cfg.gateway.domain}"
     names = [env.hostname for env in cfg.collector.environments.values()] + [grafana]
+    names += [env.hostname for svc in cfg.services for env in svc.environments.values()]
     return tuple(dict.fromkeys(names))
 
 
@@ -121,9 +125,27 @@ def build(cfg: PlatformConfig) -> Platform:
             redis=caches[env], secrets=secrets, observability=observability,
             spread_strictly=cfg.cluster.type == "managed"))
         for env, app_ns in tenancy.apps.items()}
+    services = {svc.name: {env: WebService(f"service-{svc.name}-{env}", service_args(
+        cfg, svc, env, namespace=tenancy.apps[env], gateway=gateway, secrets=secrets, observability=observability))
+        for env in svc.environments} for svc in cfg.services}
     return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,
-                    observability=observability, collector_image=image, collectors=collectors)
+                    observability=observability, collector_image=image, collectors=collectors, services=services)
+
+
+def service_args(cfg: PlatformConfig, svc: ServiceConfig, env: str, **wiring: Any) -> WebServiceArgs:
+    """A `services:` entry in one environment, as the generic component's arguments."""
+    env_cfg = svc.environments[env]
+    return WebServiceArgs(
+        name=svc.name, image=svc.image, version=version_label(svc.image), port=svc.port,
+        hostname=env_cfg.hostname, paths=svc.paths, replicas=env_cfg.replicas, max_replicas=env_cfg.max_replicas,
+        probes=Probes(liveness_path=svc.liveness_path, readiness_path=svc.readiness_path),
+        config=dict(svc.env), secrets={var: SecretEntry(ref.key, ref.property, generate_length=None)
+                                       for var, ref in svc.secrets.items()},
+        secret_store=wiring["secrets"] if svc.secrets else None, resources=svc.resources,
+        run_as_user=svc.run_as_user, metrics_path=svc.metrics_path,
+        spread_strictly=cfg.cluster.type == "managed",
+        **{k: v for k, v in wiring.items() if k != "secrets"})
 
 
 def outputs(platform: Platform) -> dict[str, Any]:

@@ -65,10 +65,15 @@ class HttpRouteArgs(BaseModel):
     backends: tuple[RouteBackend, ...] = Field(min_length=1)
     """Where requests go, with their weights."""
     path_prefix: str = Field(default="/", pattern=r"^/")
-    """Only requests under this path. Omitted: every path."""
+    """Only requests under this path. Omitted: every path. Ignored when `paths` is given."""
+    paths: tuple[str, ...] = ()
+    """Several path prefixes, each its own match (publish an API, keep operations endpoints such as
+    /metrics inside the cluster). Omitted: `path_prefix` alone."""
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpRouteArgs:
+        if bad := [p for p in self.paths if not p.startswith("/")]:
+            raise ValueError(f"paths {bad}: expected absolute path prefixes starting with /")
         if not any(b.weight for b in self.backends):
             raise ValueError("every backend has weight 0; expected at least one to receive requests")
         if self.gateway.https_listener and (uncovered := [h for h in self.hostnames
@@ -97,7 +102,7 @@ class HttpRoute(pulumi.ComponentResource):
         gw = args.gateway
         ns = args.namespace.metadata.name
         deps: list[pulumi.Resource] = [args.namespace, gw.crds, gw.gateway]
-        match = [{"path": {"type": "PathPrefix", "value": args.path_prefix}}]
+        match = [{"path": {"type": "PathPrefix", "value": path}} for path in args.paths or (args.path_prefix,)]
         self.listener = gw.https_listener or gw.http_listener
 
         self.route = k8s.apiextensions.CustomResource(

@@ -39,6 +39,13 @@ BACKUP_KEYS = ("ACCESS_KEY_ID", "ACCESS_SECRET_KEY")
 """Properties of the backup credentials entry in the secret store, also the keys of the Secret."""
 
 
+READY_AWAIT = {"pulumi.com/waitFor": "condition=Ready", "pulumi.com/timeoutSeconds": "1200"}
+"""`pulumi up` holds the Cluster (and whatever depends on it: its clients' Deployments) until the
+operator reports the `Ready` condition (cloudnative-pg api/v1/cluster_types.go: ConditionClusterReady =
+"Ready"); syntax as in pulumi-kubernetes tests/sdk/nodejs/testdata/await/generic/index.ts. 20 minutes:
+a first bring-up on a laptop pulls the Postgres image and runs initdb."""
+
+
 class PostgresClusterArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -114,7 +121,7 @@ class PostgresCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version=CNPG_API, kind="Cluster",
             metadata={"name": self.cluster_name, "namespace": ns,
-                      "labels": labels.common(self.cluster_name, "database")},
+                      "labels": labels.common(self.cluster_name, "database"), "annotations": READY_AWAIT},
             spec=cluster_spec(cfg, args.storage_class, ns,
                               backup_secret_name=f"{self.cluster_name}-backup-s3" if backup_secret else None),
             # The operator's admission webhook must answer before a Cluster can be created; on a fresh
