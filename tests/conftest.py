@@ -4,6 +4,9 @@ Fixtures:
   recordings  {"dev": Recording, "prod": Recording} for the committed stack files
   recording   parametrized over the stacks: a test using it runs once per stack
   rendered    {"dev": Path, "prod": Path} of the render output, written once per session
+  fixture_recordings  {"onboarding": Recording} for the fixture stacks of tests/fixtures (the dev
+              stack plus two more teams' services): checks that take a Recording run over these too
+  fixture_rendered    {"onboarding": Path} of their render output
 
 `Recording` (event_platform/offline.py) holds each resource's type token, logical name, inputs,
 parent and dependencies, and has the lookups (`object(kind, name, ns)`, `objects(kind)`,
@@ -17,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from event_platform import offline, render
-from harness import STACKS, stack_config
+from harness import FIXTURE_STACKS, STACKS, stack_config
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +37,23 @@ def recording(request: pytest.FixtureRequest, recordings: dict[str, offline.Reco
 def rendered(recordings: dict[str, offline.Recording], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for stack, rec in recordings.items():
+        folder = tmp_path_factory.mktemp(f"rendered-{stack}")
+        for name, text in render.render(rec).items():
+            (folder / name).write_text(text)
+        out[stack] = folder
+    return out
+
+
+@pytest.fixture(scope="session")
+def fixture_recordings() -> dict[str, offline.Recording]:
+    return {stack: offline.record(stack_config(stack)) for stack in FIXTURE_STACKS}
+
+
+@pytest.fixture(scope="session")
+def fixture_rendered(fixture_recordings: dict[str, offline.Recording],
+                     tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for stack, rec in fixture_recordings.items():
         folder = tmp_path_factory.mktemp(f"rendered-{stack}")
         for name, text in render.render(rec).items():
             (folder / name).write_text(text)

@@ -11,6 +11,9 @@ from event_platform import config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("dev", "prod")
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+FIXTURE_STACKS = ("onboarding",)
+"""Stack files of tests/fixtures: the dev stack plus more teams' services (`services:`)."""
 
 
 def in_ci() -> bool:
@@ -18,6 +21,8 @@ def in_ci() -> bool:
 
 
 def stack_config(stack: str) -> config.PlatformConfig:
+    if stack in FIXTURE_STACKS:
+        return config.load_stack_file(FIXTURES / f"Pulumi.{stack}.yaml")
     return config.load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
 
 

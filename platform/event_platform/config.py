@@ -763,5 +763,6 @@ def _as_model(annotation: Any) -> Any:
 if __name__ == "__main__":  # `python -m event_platform.config dev`: the stack's Kubernetes version
     import sys
 
-    print(load_stack_file(Path(__file__).resolve().parents[2] / f"Pulumi.{sys.argv[1]}.yaml")
-          .cluster.kubernetes_version)
+    from event_platform.render import stack_file
+
+    print(load_stack_file(stack_file(sys.argv[1])).cluster.kubernetes_version)

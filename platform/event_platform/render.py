@@ -21,6 +21,14 @@ import yaml
 from event_platform import config, offline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+"""Fixture stacks (e.g. `onboarding`) render and validate like the real ones: `make validate STACK=onboarding`."""
+
+
+def stack_file(stack: str) -> Path:
+    """`Pulumi.<stack>.yaml` at the top of the repository, else among the test fixtures."""
+    top = REPO_ROOT / f"Pulumi.{stack}.yaml"
+    return top if top.exists() or not (FIXTURES / top.name).exists() else FIXTURES / top.name
 
 
 class _Dumper(yaml.SafeDumper):
@@ -82,7 +90,7 @@ def render(recording: offline.Recording) -> dict[str, str]:
 
 def write(stack: str, out: Path) -> list[Path]:
     """Renders `Pulumi.<stack>.yaml` into `out`, replacing the YAML files a previous render left."""
-    cfg = config.load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    cfg = config.load_stack_file(stack_file(stack))
     files = render(offline.record(cfg))
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.yaml"):
@@ -96,7 +104,7 @@ def write(stack: str, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="render", description=__doc__.splitlines()[0])
-    stacks = sorted(p.name.split(".")[1] for p in REPO_ROOT.glob("Pulumi.*.yaml"))
+    stacks = sorted(p.name.split(".")[1] for folder in (REPO_ROOT, FIXTURES) for p in folder.glob("Pulumi.*.yaml"))
     parser.add_argument("--stack", required=True, choices=stacks, help="which Pulumi.<stack>.yaml to render")
     parser.add_argument("--out", type=Path, help="output directory (default: rendered/<stack>)")
     args = parser.parse_args(argv)

@@ -140,8 +140,8 @@ def service_args(cfg: PlatformConfig, svc: ServiceConfig, env: str, **wiring: An
         name=svc.name, image=svc.image, version=version_label(svc.image), port=svc.port,
         hostname=env_cfg.hostname, paths=svc.paths, replicas=env_cfg.replicas, max_replicas=env_cfg.max_replicas,
         probes=Probes(liveness_path=svc.liveness_path, readiness_path=svc.readiness_path),
-        config=dict(svc.env), secrets={var: SecretEntry(ref.key, ref.property, generate_length=None)
-                                       for var, ref in svc.secrets.items()},
+        # the dev store seeds a random value for each entry until the team puts the real one in
+        config=dict(svc.env), secrets={var: SecretEntry(ref.key, ref.property) for var, ref in svc.secrets.items()},
         secret_store=wiring["secrets"] if svc.secrets else None, resources=svc.resources,
         run_as_user=svc.run_as_user, metrics_path=svc.metrics_path,
         spread_strictly=cfg.cluster.type == "managed",
