@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from starlette.routing import Route
-
 from collector.app import EVENTS_PATH, LIVENESS_PATH, METRICS_PATH, OPENAPI_PATH, READINESS_PATH, create_app
 from collector.settings import Settings
 from event_platform import labels, offline
@@ -16,6 +14,7 @@ from event_platform.components import collector as collector_component
 from event_platform.components.web_service import WebService, WebServiceArgs, version_label
 from event_platform.config import CanaryConfig
 from harness import stack_config
+from starlette.routing import Route
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 """Kubernetes label value syntax (apimachinery validation.IsValidLabelValue), at most 63 characters."""
@@ -121,11 +120,11 @@ def with_extra_services() -> offline.Recording:
     cfg = stack_config("dev")
     recording = offline.mock_engine("dev")
     platform = stack.build(cfg)
-    for name, annotations in (("alpha", {"checksum/redis-password": "abc123"}), ("beta", {})):
+    for name, extra in (("alpha", {"checksum/redis-password": "abc123"}), ("beta", {})):
         WebService(f"extra-{name}", WebServiceArgs(
             name=name, namespace=platform.tenancy.apps["dev"], image=f"ghcr.io/team/{name}:1.0.0", version="1.0.0",
             port=8080, gateway=platform.gateway, hostname=f"{name}.localtest.me", paths=("/api",),
-            config={"GREETING": "hi"}, pod_annotations=annotations, replicas=1, max_replicas=2,
+            config={"GREETING": "hi"}, pod_annotations=extra, replicas=1, max_replicas=2,
             observability=platform.observability, metrics_path="/metrics"))
     offline.settle()
     return recording
