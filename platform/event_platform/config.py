@@ -45,8 +45,9 @@ _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 
 
 class PlacedError(ValueError):
-    """A cross-section check's error that knows its key and the offending value (a non-secret one),
-    so the message names them instead of the whole section."""
+    """A model check's error that knows its key (absolute, or relative to the model when it starts
+    with `.`) and the offending value (never a secret one), so the message names them instead of
+    echoing the whole section."""
 
     def __init__(self, key: str, value: Any, expected: str) -> None:
         super().__init__(f"expected {expected}")
@@ -555,10 +556,11 @@ class ServiceConfig(Model):
     @model_validator(mode="after")
     def _no_secrets_in_env(self) -> ServiceConfig:
         if named := sorted(k for k in self.env if any(w in k.upper() for w in _SECRET_WORDS)):
-            raise ValueError(f"env {', '.join(named)}: the name says secret, and env values sit in plain text "
-                             "in the stack file; expected it under `secrets:` (a secret-store entry)")
+            # the names only: the values may well be the secrets themselves
+            raise PlacedError(".env", named, "no variable whose name says secret: env values sit in plain "
+                              "text in the stack file and the ConfigMap; put it under `secrets:` (a store entry)")
         if both := sorted(set(self.env) & set(self.secrets)):
-            raise ValueError(f"{', '.join(both)}: in both env and secrets; expected each variable once")
+            raise PlacedError(".secrets", both, "each variable in env or in secrets, not both")
         return self
 
 
@@ -695,8 +697,9 @@ def _describe(err: ValidationError) -> list[str]:
         key = f"{PROJECT}:{'.'.join(loc)}" if loc else f"{PROJECT}"
         kind, msg = e["type"], e["msg"]
         placed = (e.get("ctx") or {}).get("error")
-        if isinstance(placed, PlacedError):
-            lines.append(f"{PROJECT}:{placed.key}: got {placed.value!r}; expected {placed.expected}")
+        if isinstance(placed, PlacedError):  # names its key (relative: below the error's location)
+            where = f"{key}{placed.key}" if placed.key.startswith(".") else f"{PROJECT}:{placed.key}"
+            lines.append(f"{where}: got {placed.value!r}; expected {placed.expected}")
             continue
         value = e.get("input")
         shown = "[secret]" if "password" in key.lower() or isinstance(value, _OfflineSecret) else repr(value)
