@@ -15,6 +15,7 @@ SHARED ?= ../shared
 export EVENT_PLATFORM_TOOLS ?= $(if $(wildcard $(SHARED)/tools),$(abspath $(SHARED)/tools))
 export EVENT_PLATFORM_CRD_SCHEMAS ?= $(if $(wildcard $(SHARED)/schemas/crds),$(abspath $(SHARED)/schemas/crds))
 export EVENT_PLATFORM_CHART_DATA ?= $(if $(wildcard $(SHARED)/charts),$(abspath $(SHARED)/charts))
+export EVENT_PLATFORM_COMPOSE_SCHEMA ?= $(if $(wildcard $(SHARED)/schemas/compose/compose-spec.json),$(abspath $(SHARED)/schemas/compose/compose-spec.json))
 
 # dev keeps its state in a local file backend inside the checkout; prod brings its own backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
