@@ -166,9 +166,18 @@ def test_each_service_opens_only_its_own_port_to_the_gateway_and_prometheus(with
 
 
 def test_the_collector_keeps_its_logical_names_so_pulumi_up_updates_in_place(recording) -> None:
-    """A changed logical name is a delete and create in `pulumi up` (the collector's Deployment and
-    Service would be replaced). Its resources keep the names they had before the generic component."""
+    """A changed URN is a delete and create in `pulumi up` (the collector's Deployment and Service would
+    be replaced). Its resources keep the names they had before the generic component, and each child of
+    the new WebService is aliased to its earlier parent, the Collector (grandchildren follow their
+    parent's alias)."""
     for env in stack_config(recording.stack).collector.environments:
+        (collector,) = [r for r in recording.of_type("event-platform:collector:Collector")
+                        if r.name == f"collector-{env}"]
+        (web,) = [r for r in recording.children(collector) if r.type == "event-platform:app:WebService"]
+        moved = recording.children(web)
+        assert len(moved) >= 8
+        assert all(collector.urn in r.alias_parents for r in moved), [r.name for r in moved
+                                                                      if collector.urn not in r.alias_parents]
         names = {r.name for r in recording if r.namespace == env and r.k8s_name
                  and r.k8s_name.startswith("collector")}
         prefix = f"collector-{env}"

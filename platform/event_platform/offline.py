@@ -89,6 +89,9 @@ class Resource:
     """URNs of explicit and implicit dependencies."""
     custom: bool
     """True for provider-managed resources, False for components."""
+    alias_parents: tuple[str, ...] = ()
+    """Parent URNs of its aliases (same name and type, earlier parent): what `pulumi up` matches the
+    resource's earlier identity by when a refactoring moved it."""
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -217,7 +220,9 @@ class _RecordingMonitor(mocks.MockMonitor):
             self.recording.resources.append(Resource(
                 type=request.type, name=request.name, urn=response.urn, inputs=inputs,
                 parent=request.parent or None, dependencies=tuple(sorted(set(request.dependencies))),
-                custom=bool(request.custom)))
+                custom=bool(request.custom),
+                alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")
+                                    and a.spec.parentUrn)))
         return response
 
 

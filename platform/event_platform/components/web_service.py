@@ -172,6 +172,9 @@ class WebServiceArgs(BaseModel):
     """Prometheus rule groups. Omitted: no PrometheusRule."""
     dashboard: dict | None = None
     """Grafana dashboard JSON model. Omitted: the platform's generic service dashboard."""
+    child_aliases: tuple[pulumi.Alias, ...] = ()
+    """Earlier parents of the children, for a service moved onto this component: its resources keep
+    their identity (a changed URN is a delete and create in `pulumi up`). Omitted: none."""
 
     @model_validator(mode="after")
     def _consistent(self) -> WebServiceArgs:
@@ -202,13 +205,10 @@ class WebService(pulumi.ComponentResource):
     dashboard: k8s.core.v1.ConfigMap | None
     url: str
 
-    def __init__(self, name: str, args: WebServiceArgs, opts: pulumi.ResourceOptions | None = None,
-                 child_aliases: list[pulumi.Alias] | None = None) -> None:
-        """`child_aliases`: earlier parents of the children, so a service moved onto this component
-        keeps its resources (a changed URN is a replace in `pulumi up`)."""
+    def __init__(self, name: str, args: WebServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("event-platform:app:WebService", name, None, opts)
         self._name, self._args = name, args
-        self._aliases: list[Any] = list(child_aliases or [])
+        self._aliases: list[Any] = list(args.child_aliases)
         app, namespace = args.name, args.namespace.namespace
         ns = namespace.metadata.name
 
