@@ -5,15 +5,18 @@ hook that lets a dependency roll the pods."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
+import yaml
 from collector.app import EVENTS_PATH, LIVENESS_PATH, METRICS_PATH, OPENAPI_PATH, READINESS_PATH, create_app
 from collector.settings import Settings
-from event_platform import labels, offline
+from event_platform import labels, offline, render
 from event_platform.components import collector as collector_component
 from event_platform.components.web_service import WebService, WebServiceArgs, version_label
 from event_platform.config import CanaryConfig
-from harness import stack_config
+from harness import shared_path, stack_config
 from starlette.routing import Route
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -47,6 +50,29 @@ def test_a_canary_by_digest_by_tag_and_by_tag_at_digest_each_renders_a_valid_dep
     for key, value in {**canary["metadata"]["labels"], **template["metadata"]["labels"]}.items():
         assert valid_label_value(value), (key, value)
     assert template["spec"]["containers"][0]["image"] == image
+
+
+@pytest.mark.parametrize("image", [f"localhost:5001/event-collector@{DIGEST}",
+                                   f"localhost:5001/event-collector:2.0.0@{DIGEST}"], ids=["by-digest", "by-tag-at-digest"])
+def test_a_canary_by_digest_passes_validate_manifests(image, tmp_path) -> None:
+    """The dev stack with a canary pinned by digest passes the shared validator with 0 failed, and every
+    pod-template label in it is a valid label value (the API server refuses the Deployment otherwise)."""
+    tools = shared_path("EVENT_PLATFORM_TOOLS", "the validate-manifests tool")
+    schemas = shared_path("EVENT_PLATFORM_CRD_SCHEMAS", "the upstream CRD schemas")
+    rendered = render.render(record_dev_with_canary(image))
+    for name, text in rendered.items():
+        (tmp_path / name).write_text(text)
+    assert "name: collector-canary" in rendered["collector-dev.yaml"]
+    run = subprocess.run([sys.executable, str(tools / "validate-manifests"), "--k8s-version", "1.34", "--crd-dir",
+                          str(schemas), str(tmp_path)],
+                         check=False, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip().endswith(" 0 failed"), run.stdout + run.stderr
+    # this validator checks top-level metadata; pod-template labels are checked here, as the API server would
+    templates = [doc["spec"]["template"] for text in rendered.values() for doc in yaml.safe_load_all(text)
+                 if isinstance(doc, dict) and isinstance((doc.get("spec") or {}).get("template"), dict)]
+    assert templates
+    bad = [(k, v) for t in templates for k, v in t["metadata"]["labels"].items() if not valid_label_value(v)]
+    assert bad == []
 
 
 @pytest.mark.parametrize("tag", ["v" + "1" * 127, "_build.1-", "1.0.0-rc.1+meta".replace("+", "-")])
