@@ -20,6 +20,12 @@ from event_platform.stack import served_hostnames
 from event_platform_policies import RESOURCE_POLICIES, STACK_POLICIES
 from event_platform_policies.testing import check_resource, check_stack, stack_resource
 from harness import FIXTURES, REPO_ROOT, shared_path, stack_config
+from test_alert_rules import dashboard_queries, grafana_to_promql
+from test_alert_rules import promtool as promtool_fixture
+from test_alert_rules import run as run_promtool
+
+promtool_binary = promtool_fixture
+"""test_alert_rules.py's fixture (promtool's path; skipped outside CI, failing in CI, when missing)."""
 
 FIXTURE = FIXTURES / "Pulumi.onboarding.yaml"
 SERVICES_KEY = "event-platform:services"
@@ -280,3 +286,16 @@ def doc_example() -> dict:
 def test_the_onboarding_page_example_is_the_fixture_itself() -> None:
     """If this fails, the page shows a config the tests do not prove."""
     assert doc_example() == {SERVICES_KEY: fixture_document()["config"][SERVICES_KEY]}
+
+
+def test_every_dashboard_query_of_the_fixture_is_valid_promql(promtool_binary, fixture_recordings, tmp_path) -> None:
+    """The services' generic dashboard included: a typo shows as an empty graph exactly when needed.
+    (The same promtool check test_alert_rules.py runs over the real stacks.)"""
+    queries = dashboard_queries(fixture_recordings)
+    assert [q for where, q in queries if "service-greeter" in where]
+    rules = [{"record": f"dashboard:query_{i}:check", "expr": grafana_to_promql(expr)}
+             for i, (_, expr) in enumerate(queries)]
+    path = tmp_path / "dashboards.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = run_promtool(promtool_binary, "check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
