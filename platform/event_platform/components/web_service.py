@@ -5,6 +5,10 @@ Service, HTTPRoute on the platform Gateway (optional weighted canary), PodDisrup
 HorizontalPodAutoscaler, ConfigMap and secret-store Secrets, monitoring, and the NetworkPolicies that
 follow from what it exposes (the Gateway -> its port, Prometheus -> its metrics).
 
+What it uses (a database, a cache) opens from the other side: each store declares both ends of the
+flow for its clients' pod labels (`network.allow_clients`, the service's `app.kubernetes.io/name`), and
+the service waits for it (`wait_for`) and reads its URL from the Secret it produces (`secret_env`).
+
 Every object is named after the service (`<name>`, `<name>-canary`, `<name>-config`, ...), so two
 services in one namespace never collide; the pod selector is the service's own name label.
 Secure and highly available by default: non-root, read-only root filesystem, no capabilities, no
@@ -115,8 +119,9 @@ class WebServiceArgs(BaseModel):
     port: int = Field(ge=1, le=65535)
     """Container port the process serves HTTP on (port name `http`). Required."""
     gateway: Gateway
+    """The platform Gateway the route attaches to. Required."""
     hostname: str
-    """Host the route answers on. Required."""
+    """Host the route answers on (the Gateway must serve it: `stack.served_hostnames`). Required."""
     paths: tuple[str, ...] = ("/",)
     """Path prefixes published on the Gateway; anything else (probes, metrics) stays inside the cluster.
     Omitted: every path."""
