@@ -259,3 +259,16 @@ def test_pods_pull_with_the_registry_secret_only_where_the_registry_needs_one(re
         target = recording.object("ExternalSecret", component.PULL_SECRET, env).plain["spec"]["target"]
         assert target["template"]["type"] == "kubernetes.io/dockerconfigjson"
         assert set(target["template"]["data"]) == {".dockerconfigjson"}
+
+
+def test_extra_pod_annotations_given_to_the_collector_reach_its_pods(monkeypatch) -> None:
+    """The hook the Redis password rotation uses: an annotation the stack gives the collector (e.g. a
+    checksum of the rotated password) lands on the pod template, so a change rolls the pods."""
+    from event_platform import stack
+    real = stack.CollectorArgs
+    monkeypatch.setattr(stack, "CollectorArgs",
+                        lambda **kwargs: real(**kwargs, pod_annotations={"checksum/redis-password": "abc123"}))
+    rec = offline.record(stack_config("dev"))
+    annotations = rec.object("Deployment", "collector", "dev").plain["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/redis-password"] == "abc123"
+    assert "checksum/config" in annotations
