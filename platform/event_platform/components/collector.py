@@ -167,7 +167,7 @@ class Collector(pulumi.ComponentResource):
             app_name=APP, namespace=namespace, service=self.service,
             selector_labels={labels.NAME: APP, labels.PART_OF: labels.PLATFORM},
             metrics_port_name="http", metrics_path=CONTRACT.metrics_path,
-            rule_groups=collector_rule_groups(namespace=args.namespace.name),
+            rule_groups=collector_rule_groups(namespace=args.namespace.name, slo=env.slo),
             dashboard=collector_dashboard(),
             monitoring_namespace=args.observability.monitoring_namespace,
             pod_labels={labels.NAME: APP}, metrics_port=CONTRACT.port,
