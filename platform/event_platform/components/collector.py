@@ -33,6 +33,9 @@ from event_platform.config import CollectorConfig, CollectorEnvironmentConfig
 APP = "collector"
 TRACK = "event-platform.io/track"
 """Pod label telling the stable version from the canary, so each Service selects one of them."""
+SERIES_LABELS_FROM_PODS = {"version": labels.VERSION, "track": TRACK}
+"""Labels every collector series carries from its pod: the dashboards split latency and errors by
+them and mark each new version (dashboards/collector.py)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,8 @@ class Collector(pulumi.ComponentResource):
             dashboard=collector_dashboard(),
             monitoring_namespace=args.observability.monitoring_namespace,
             pod_labels={labels.NAME: APP}, metrics_port=CONTRACT.port,
-            crd_dependencies=(args.observability.release,)),
+            crd_dependencies=(args.observability.release,),
+            series_labels_from_pods=dict(SERIES_LABELS_FROM_PODS)),
             pulumi.ResourceOptions(parent=self, depends_on=monitored))
 
         self.register_outputs({"url": self.url, "deployment": self.deployment.metadata.name,
