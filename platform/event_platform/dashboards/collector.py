@@ -36,8 +36,8 @@ def collector_dashboard() -> dict[str, Any]:
                "expr": f"count by ({BY_VERSION}) (up{{{PODS}}})\n"
                        f"  unless count by ({BY_VERSION}) (up{{{PODS}}} offset 2m)",
                "step": "30s", "titleFormat": "{{version}} ({{track}}) deployed", "textFormat": ""}
-    quantiles = [(f"histogram_quantile({q}, sum by (le) "
-                  f"(rate(collector_request_duration_seconds_bucket{{{TRAFFIC}}}[5m])))",
+    quantiles = [((f"histogram_quantile({q}, sum by (le) "
+                  f"(rate(collector_request_duration_seconds_bucket{{{TRAFFIC}}}[5m])))"),
                   f"p{round(q * 100)}") for q in (0.5, 0.9, 0.99)]
     p99_by_version = (f"histogram_quantile(0.99, sum by (le, {BY_VERSION}) "
                       f"(rate(collector_request_duration_seconds_bucket{{{TRAFFIC}}}[5m])))")
