@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from event_platform.dashboards.grafana import PROMETHEUS, dashboard, panel
+from event_platform.dashboards.grafana import LOKI, PROMETHEUS, dashboard, panel
 
 NS = 'namespace="$namespace"'
 TRAFFIC = f'{NS},route!~"/metrics|/healthz|/readyz"'
@@ -18,6 +18,13 @@ TRAFFIC = f'{NS},route!~"/metrics|/healthz|/readyz"'
 PODS = f'{NS},service=~"collector.*"'
 """The collector's scrape targets (stable Service `collector`, canary `collector-canary`)."""
 BY_VERSION = "version, track"
+LOGS = '{namespace="$namespace", container="collector"} | json'
+"""The collector's own log lines (Alloy's `namespace`/`container` stream labels), JSON fields parsed
+(apps/collector/src/collector/logs.py writes one JSON object per line)."""
+ACCESS_LOG = f'{LOGS} | logger="collector.access"'
+"""One line per request (collector.middleware): method, path, status, duration_ms."""
+LOG_PANEL = {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending", "enableLogDetails": True,
+             "dedupStrategy": "none"}
 
 
 def error_ratio(by: str) -> str:
@@ -68,4 +75,11 @@ def collector_dashboard() -> dict[str, Any]:
         panel(10, "Running image",
               [(f'count by (image) (kube_pod_container_info{{{NS},container="collector"}})', "{{image}}")],
               x=12, y=32, kind="table"),
+        panel(11, "Requests over 250 ms per second, by path (access log)",
+              [(f"sum by (path) (count_over_time({ACCESS_LOG} | duration_ms > 250 [$__auto]))", "{{path}}")],
+              x=0, y=40, datasource=LOKI),
+        panel(12, "Failed requests (5xx), from the access log", [(f"{ACCESS_LOG} | status >= 500", "")],
+              x=12, y=40, kind="logs", datasource=LOKI, options=LOG_PANEL),
+        panel(13, "Collector warnings and errors", [(f'{LOGS} | level=~"warning|error|critical"', "")],
+              x=0, y=48, w=24, kind="logs", datasource=LOKI, options=LOG_PANEL),
     ])
