@@ -175,7 +175,8 @@ class AppMonitoring(pulumi.ComponentResource):
                 api_version=MONITORING_API, kind="ServiceMonitor", metadata=metadata,
                 spec={"selector": {"matchLabels": dict(args.selector_labels)}, "endpoints": [endpoint]},
                 opts=pulumi.ResourceOptions(parent=self,
-                                            depends_on=[namespace, args.service, *args.crd_dependencies]))
+                                            depends_on=[namespace, *filter(None, [args.service]),
+                                                        *args.crd_dependencies]))
         else:
             self.monitor = self.pod_monitor = k8s.apiextensions.CustomResource(
                 f"{name}-pod-monitor",
