@@ -202,4 +202,6 @@ def test_a_bad_slo_is_refused_naming_the_key_the_value_and_what_is_expected(slo,
     with pytest.raises(config.ConfigError) as err:
         config.from_mapping("dev", raw["config"], "Pulumi.dev.yaml")
     message = str(err.value)
-    assert f"slo.{key}" in message and expected in message, message
+    (line,) = [line for line in message.splitlines() if f"slo.{key}" in line]
+    value = slo[key.split(".")[0]][key.split(".")[1]]
+    assert f"got {value!r}" in line and expected in line, message
