@@ -1,5 +1,6 @@
 """The collector's alert rules are valid PromQL and fire exactly when they should: `promtool check
-rules` on them, and `promtool test rules` with synthetic series for each alert, firing and silent.
+rules` on them, and `promtool test rules` with synthetic series for each symptom alert, firing and
+silent. The SLO burn-rate alerts have theirs in tests/test_slo.py.
 
 Annotations are checked by `check rules` (their templates must parse); `test rules` compares
 annotations literally, and several print the live value, so the unit tests run on the same rules
@@ -13,7 +14,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from event_platform.alerts.collector_rules import collector_rule_groups
 from harness import in_ci
 
@@ -53,40 +53,15 @@ def run_case(promtool: str, tmp_path, series: list[tuple[str, str]], alert: str,
                              if fires else []}],
     }]}
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(test))
-    return subprocess.run([promtool, "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    return subprocess.run([promtool, "test", "rules", "test.yaml"], check=False, cwd=tmp_path, capture_output=True, text=True)
 
 
 def test_promtool_accepts_every_collector_rule(promtool: str, tmp_path) -> None:
-    run = subprocess.run([promtool, "check", "rules", str(write_rules(tmp_path))], capture_output=True, text=True)
+    run = subprocess.run([promtool, "check", "rules", str(write_rules(tmp_path))], check=False,
+                         capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SUCCESS: 5 rules found" in run.stdout
-
-
-OK = f'collector_requests_total{{namespace="{NS}",route="/events",method="POST",status="201"}}'
-FAIL = f'collector_requests_total{{namespace="{NS}",route="/events",method="POST",status="503"}}'
-PROBE_FAIL = f'collector_requests_total{{namespace="{NS}",route="/readyz",method="GET",status="503"}}'
-
-
-@pytest.mark.parametrize(("series", "fires"), [
-    ([(OK, "0+60x30"), (FAIL, "0+10x30")], True),
-    ([(OK, "0+60x30"), (FAIL, "0+1x30")], False),
-    # a draining pod answering 503 on /readyz is not user-facing failure
-    ([(OK, "0+60x30"), (PROBE_FAIL, "0+60x30")], False),
-], ids=["14pct-5xx-fires", "1.6pct-5xx-silent", "probe-503s-ignored"])
-def test_error_ratio_fires_above_five_percent_of_user_requests(promtool, tmp_path, series, fires) -> None:
-    run = run_case(promtool, tmp_path, series, "CollectorHighErrorRatio", "15m", fires, "critical")
-    assert run.returncode == 0, run.stdout + run.stderr
-
-
-def bucket(le: str) -> str:
-    return f'collector_request_duration_seconds_bucket{{namespace="{NS}",route="/events",method="POST",le="{le}"}}'
-
-
-@pytest.mark.parametrize(("fast_share", "fires"), [(10, True), (100, False)], ids=["slow-fires", "fast-silent"])
-def test_p99_latency_fires_above_250ms(promtool, tmp_path, fast_share, fires) -> None:
-    series = [(bucket("0.1"), f"0+{fast_share}x30"), (bucket("0.5"), "0+100x30"), (bucket("+Inf"), "0+100x30")]
-    run = run_case(promtool, tmp_path, series, "CollectorHighLatencyP99", "20m", fires, "warning")
-    assert run.returncode == 0, run.stdout + run.stderr
+    count = sum(len(g["rules"]) for g in collector_rule_groups(NS))
+    assert f"SUCCESS: {count} rules found" in run.stdout
 
 
 @pytest.mark.parametrize(("values", "fires"), [("0+1x20", True), ("3x20", False)], ids=["restarting", "stable"])

@@ -24,6 +24,7 @@ from event_platform.components.observability import (
     PROMETHEUS_POD_LABELS,
     dashboard_config_map,
     dashboard_data,
+    meta_label,
 )
 
 GRAFANA_UID_MAX = 40
@@ -49,6 +50,15 @@ def namespaced_dashboard(dashboard: dict[str, Any], namespace: str) -> dict[str,
         uid = f"{uid[:GRAFANA_UID_MAX - 9]}-{hashlib.sha256(uid.encode()).hexdigest()[:8]}"
     board["uid"] = uid
     return board
+
+
+def series_label_relabelings(series_labels_from_pods: dict[str, str]) -> list[dict[str, Any]]:
+    """Monitor endpoint `relabelings` copying pod labels onto the series. The operator appends them
+    after its own target labels (prometheus-operator pkg/prometheus/promcfg.go,
+    generateServiceMonitorConfig), where pod discovery's `__meta_kubernetes_pod_label_*` are still
+    there; `podTargetLabels` would do the same but keeps the sanitised pod label name as the label."""
+    return [{"sourceLabels": [meta_label("label", pod_label)], "targetLabel": series_label, "action": "replace"}
+            for series_label, pod_label in sorted(series_labels_from_pods.items())]
 
 
 class AppMonitoringArgs(BaseModel):
@@ -90,6 +100,10 @@ class AppMonitoringArgs(BaseModel):
     """What installs the monitoring.coreos.com CRDs (`Observability.release`). Omitted: nothing."""
     scrape_interval: str | None = Field(default=None, pattern=r"^[0-9]+(ms|s|m|h)$")
     """Omitted: Prometheus's global interval (30s)."""
+    series_labels_from_pods: dict[str, str] = {}
+    """Series label -> pod label whose value it takes on every series of the pod (e.g. `version`
+    from `app.kubernetes.io/version`): what tells a canary's series from the stable version's on
+    one panel. Omitted: none (the operator's own namespace/service/pod/container/job/endpoint)."""
 
     @model_validator(mode="after")
     def _service_monitor_needs_a_service(self) -> AppMonitoringArgs:
@@ -151,6 +165,8 @@ class AppMonitoring(pulumi.ComponentResource):
         endpoint: dict[str, Any] = {"port": args.metrics_port_name, "path": args.metrics_path, "scheme": "http"}
         if args.scrape_interval:
             endpoint["interval"] = args.scrape_interval
+        if args.series_labels_from_pods:
+            endpoint["relabelings"] = series_label_relabelings(args.series_labels_from_pods)
         metadata = {"name": app, "namespace": ns, "labels": labels.common(app, "monitoring")}
         self.service_monitor = self.pod_monitor = None
         if args.monitor_kind == "ServiceMonitor":
@@ -159,7 +175,8 @@ class AppMonitoring(pulumi.ComponentResource):
                 api_version=MONITORING_API, kind="ServiceMonitor", metadata=metadata,
                 spec={"selector": {"matchLabels": dict(args.selector_labels)}, "endpoints": [endpoint]},
                 opts=pulumi.ResourceOptions(parent=self,
-                                            depends_on=[namespace, args.service, *args.crd_dependencies]))
+                                            depends_on=[namespace, *filter(None, [args.service]),
+                                                        *args.crd_dependencies]))
         else:
             self.monitor = self.pod_monitor = k8s.apiextensions.CustomResource(
                 f"{name}-pod-monitor",

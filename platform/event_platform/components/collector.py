@@ -130,7 +130,8 @@ class Collector(pulumi.ComponentResource):
             # the first `up` must not roll out pods that cannot reach their database or cache yet
             wait_for=(*produced, args.database.cluster, args.redis.statefulset),
             observability=args.observability, metrics_path=CONTRACT.metrics_path,
-            rule_groups=collector_rule_groups(namespace=args.namespace.name), dashboard=collector_dashboard(),
+            rule_groups=collector_rule_groups(namespace=args.namespace.name, slo=env.slo),
+            dashboard=collector_dashboard(),
             child_aliases=(pulumi.Alias(parent=self),)), pulumi.ResourceOptions(parent=self))
         self.deployment = self.service.deployment
         self.url = self.service.url

@@ -43,6 +43,9 @@ from event_platform.dashboards.web_service import service_dashboard
 
 TRACK = "event-platform.io/track"
 """Pod label telling the stable version from the canary, so each Service selects one of them."""
+SERIES_LABELS_FROM_PODS = {"version": labels.VERSION, "track": TRACK}
+"""Labels every scraped series carries from its pod: dashboards split latency and errors by them and
+mark each new version (dashboards/collector.py)."""
 SERVICE_PORT = 80
 GRACE_MARGIN_SECONDS = 10
 ROLLOUT_TIMEOUT_SECONDS = 1200
@@ -293,7 +296,8 @@ class WebService(pulumi.ComponentResource):
             metrics_port_name="http", metrics_path=args.metrics_path, rule_groups=args.rule_groups,
             dashboard=board, monitoring_namespace=observability.monitoring_namespace,
             pod_labels={labels.NAME: app}, metrics_port=args.port,
-            crd_dependencies=(observability.release,)), self._child(*monitored))
+            crd_dependencies=(observability.release,),
+            series_labels_from_pods=dict(SERIES_LABELS_FROM_PODS)), self._child(*monitored))
         self.dashboard = self.monitoring.dashboard
 
     def _child(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
