@@ -136,14 +136,17 @@ class ClusterConfig(Model):
 
 # -------------------------------------------------------------------------------------- namespaces
 class ResourceQuotaConfig(Model):
-    """Hard limits for one namespace, so one environment cannot starve another."""
+    """Hard limits for one namespace, so one environment cannot starve another.
+
+    The resource model (README, "Resource model"): CPU is shared by requests alone (no CPU limits,
+    so the quota has no `limits.cpu`: it would make every container name one); memory has a request
+    and a limit on every container, and the quota caps both sums. Size it for every workload at its
+    largest declared scale (`event_platform.capacity` prints that table with `make render`)."""
 
     requests_cpu: Quantity = "4"
     """Sum of CPU requests. Omitted: 4 cores."""
     requests_memory: Quantity = "8Gi"
     """Sum of memory requests. Omitted: 8Gi."""
-    limits_cpu: Quantity = "8"
-    """Sum of CPU limits. Omitted: 8 cores."""
     limits_memory: Quantity = "16Gi"
     """Sum of memory limits. Omitted: 16Gi."""
     pods: int = Field(default=50, ge=1)
@@ -155,18 +158,18 @@ class ResourceQuotaConfig(Model):
 
 
 class LimitRangeConfig(Model):
-    """Per-container defaults and ceilings, so a container without resources still gets sane ones."""
+    """Per-container defaults and ceilings, so a container without resources still gets sane ones.
+
+    No CPU default limit and no CPU max: either would give every container a CPU limit (the API
+    server defaults a missing `default` from `max`), and a container whose CPU request is above that
+    limit is refused, which is how the Postgres pods of a 1-CPU Cluster were refused."""
 
     default_request_cpu: Quantity = "100m"
     """CPU request given to a container that names none. Omitted: 100m."""
     default_request_memory: Quantity = "128Mi"
     """Memory request given to a container that names none. Omitted: 128Mi."""
-    default_limit_cpu: Quantity = "500m"
-    """CPU limit given to a container that names none. Omitted: 500m."""
     default_limit_memory: Quantity = "512Mi"
     """Memory limit given to a container that names none. Omitted: 512Mi."""
-    max_cpu: Quantity = "2"
-    """Largest CPU limit one container may ask for. Omitted: 2 cores."""
     max_memory: Quantity = "4Gi"
     """Largest memory limit one container may ask for. Omitted: 4Gi."""
 

@@ -101,7 +101,7 @@ class AppNamespace(pulumi.ComponentResource):
             metadata={"name": "environment-quota", "namespace": ns_name,
                       "labels": labels.common("environment-quota", "guardrail")},
             spec={"hard": {"requests.cpu": q.requests_cpu, "requests.memory": q.requests_memory,
-                           "limits.cpu": q.limits_cpu, "limits.memory": q.limits_memory, "pods": str(q.pods),
+                           "limits.memory": q.limits_memory, "pods": str(q.pods),
                            "persistentvolumeclaims": str(q.persistent_volume_claims),
                            "requests.storage": q.requests_storage}},
             opts=in_ns)
@@ -113,8 +113,9 @@ class AppNamespace(pulumi.ComponentResource):
             spec={"limits": [{
                 "type": "Container",
                 "defaultRequest": {"cpu": lim.default_request_cpu, "memory": lim.default_request_memory},
-                "default": {"cpu": lim.default_limit_cpu, "memory": lim.default_limit_memory},
-                "max": {"cpu": lim.max_cpu, "memory": lim.max_memory},
+                # memory only: see LimitRangeConfig (no CPU limits in this resource model)
+                "default": {"memory": lim.default_limit_memory},
+                "max": {"memory": lim.max_memory},
             }]},
             opts=in_ns)
 
