@@ -137,19 +137,17 @@ read_settings() {
 import sys
 from pathlib import Path
 
-import yaml
-
 from event_platform import config, versions
 
 repo, stack = Path(sys.argv[1]), sys.argv[2]
 stack_file = repo / f"Pulumi.{stack}.yaml"
 cfg = config.load_stack_file(stack_file)
-context = (yaml.safe_load(stack_file.read_text())["config"]).get("kubernetes:context", "")
+context = cfg.cluster.context
 host, _, port = cfg.collector.registry.server.partition(":")
 node_version = versions.KIND_NODE_IMAGE.split(":", 1)[1].split("@")[0]
 problems = [
     (cfg.cluster.type == "kind", f"cluster.type is {cfg.cluster.type!r}, expected 'kind'"),
-    (context == f"kind-{cfg.cluster.name}", f"kubernetes:context is {context!r}, expected 'kind-{cfg.cluster.name}'"),
+    (context == f"kind-{cfg.cluster.name}", f"cluster.context is {context!r}, expected 'kind-{cfg.cluster.name}'"),
     (cfg.gateway.service_type == "NodePort", "gateway.serviceType must be NodePort (the kind port mappings use it)"),
     (host == "localhost" and port.isdigit(), f"collector.registry.server is {cfg.collector.registry.server!r}, "
                                             "expected localhost:<port> (the local registry)"),

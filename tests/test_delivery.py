@@ -330,9 +330,8 @@ def test_the_dev_stack_fits_the_kind_cluster_the_script_makes() -> None:
     than the kind cluster, the port mappings would miss the Gateway, or the node image would run
     another Kubernetes than the one the manifests are validated against."""
     cfg = stack_config("dev")
-    raw = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"]
     assert cfg.cluster.type == "kind"
-    assert raw["kubernetes:context"] == f"kind-{cfg.cluster.name}"
+    assert cfg.cluster.context == f"kind-{cfg.cluster.name}"
     assert cfg.gateway.service_type == "NodePort"
     assert re.fullmatch(r"localhost:\d+", cfg.collector.registry.server)
     tag = versions.KIND_NODE_IMAGE.split(":", 1)[1].split("@")[0]

@@ -129,6 +129,15 @@ class ClusterConfig(Model):
     """Minor version of the cluster's API server; manifests are validated against its schemas.
     Omitted: 1.34."""
 
+    context: str = Field(min_length=1)
+    """The kubeconfig context of the target cluster: every Kubernetes resource goes through one
+    explicit provider built from it (the stack files disable Pulumi's default Kubernetes provider,
+    which would follow whatever context is current). Required: a stack must name its cluster."""
+
+    kubeconfig: str | None = None
+    """Path of the kubeconfig file that holds `context`. Omitted: `$KUBECONFIG`, else `~/.kube/config`
+    (the provider's own lookup)."""
+
     storage_class: str | None = None
     """StorageClass for every PersistentVolumeClaim the platform declares. Omitted: the cluster's
     default class (kind's `standard`)."""
@@ -188,6 +197,11 @@ class AppNamespaceConfig(Model):
     Omitted: nobody."""
     viewer_groups: tuple[str, ...] = ()
     """Groups bound to the read-only `viewer` role. Omitted: nobody."""
+    protect_data: bool = True
+    """Protect the namespace, its Postgres Cluster and its Redis StatefulSet from `pulumi destroy`, a
+    rename and any change that would replace them (Pulumi `protect`), and keep them in the cluster if
+    Pulumi deletes them anyway (`retainOnDelete`): deleting any of them deletes the data. Omitted:
+    true. dev sets false (its cluster is thrown away). docs/data-and-secrets.md says how to lift it."""
 
 
 class PlatformNamespacesConfig(Model):
@@ -536,6 +550,10 @@ def from_mapping(stack: str, config: dict[str, Any], source: str) -> PlatformCon
     """Builds the config from `{"event-platform:<key>": value}` (other namespaces are ignored:
     `kubernetes:context` is the provider's). `source` names the file in error messages."""
     prefix = f"{PROJECT}:"
+    if "kubernetes:context" in config:
+        # With default providers disabled nothing reads it: a stack that sets it would believe it is in force.
+        raise ConfigError(f"{source}: kubernetes:context: got {config['kubernetes:context']!r}; expected "
+                          f"{PROJECT}:cluster.context instead (the platform's explicit provider reads that)")
     sections = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     try:
         return PlatformConfig.model_validate({"stack": stack, **sections})

@@ -89,6 +89,10 @@ class Resource:
     """URNs of explicit and implicit dependencies."""
     custom: bool
     """True for provider-managed resources, False for components."""
+    provider: str | None = None
+    """Reference (`urn::id`) of the provider a custom resource goes through; None: the default one."""
+    protect: bool = False
+    retain_on_delete: bool = False
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -217,7 +221,8 @@ class _RecordingMonitor(mocks.MockMonitor):
             self.recording.resources.append(Resource(
                 type=request.type, name=request.name, urn=response.urn, inputs=inputs,
                 parent=request.parent or None, dependencies=tuple(sorted(set(request.dependencies))),
-                custom=bool(request.custom)))
+                custom=bool(request.custom), provider=request.provider or None, protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete)))
         return response
 
 

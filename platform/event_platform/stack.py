@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from event_platform import labels
 from event_platform.components.collector import APP as COLLECTOR_APP
@@ -76,50 +77,62 @@ DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
 
 
 def build_data(cfg: PlatformConfig, tenancy: Tenancy, secrets: SecretStore,
-               crd_dependencies: tuple[pulumi.Resource, ...] = (),
+               crd_dependencies: tuple[pulumi.Resource, ...] = (), provider: k8s.Provider | None = None,
                ) -> tuple[PostgresOperator, dict[str, PostgresCluster], dict[str, Redis]]:
     """The Postgres operator, and a database and a Redis in every app environment."""
     names = cfg.namespaces.platform
+    opts = pulumi.ResourceOptions(providers=[provider]) if provider else None
     operator = PostgresOperator("postgres-operator",
-                                PostgresOperatorArgs(namespace=tenancy.platform[names.databases]))
+                                PostgresOperatorArgs(namespace=tenancy.platform[names.databases]), opts)
+    protect = {ns.name: ns.protect_data for ns in cfg.namespaces.apps}
     databases, caches = {}, {}
     for env, app_ns in tenancy.apps.items():
         databases[env] = PostgresCluster(f"database-{env}", PostgresClusterArgs(
             config=cfg.postgres, namespace=app_ns.namespace, operator=operator,
             storage_class=cfg.cluster.storage_class, clients=DATA_CLIENTS, monitoring_namespace=names.monitoring,
-            secrets=secrets, crd_dependencies=crd_dependencies))
+            secrets=secrets, crd_dependencies=crd_dependencies, protect=protect[env]), opts)
         caches[env] = Redis(f"redis-{env}", RedisArgs(
             config=cfg.redis, namespace=app_ns.namespace, secrets=secrets, storage_class=cfg.cluster.storage_class,
-            clients=DATA_CLIENTS, monitoring_namespace=names.monitoring, password_key=f"redis-{env}"))
+            clients=DATA_CLIENTS, monitoring_namespace=names.monitoring, password_key=f"redis-{env}",
+            protect=protect[env]), opts)
     return operator, databases, caches
+
+
+def kubernetes_provider(cfg: PlatformConfig) -> k8s.Provider:
+    """The one provider every Kubernetes resource goes through: the stack's named context, never the
+    kubeconfig's current one (the stack files disable the default Kubernetes provider)."""
+    return k8s.Provider("kubernetes", context=cfg.cluster.context, kubeconfig=cfg.cluster.kubeconfig)
 
 
 def build(cfg: PlatformConfig) -> Platform:
     """Declares the whole platform for one stack."""
-    tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)))
+    provider = kubernetes_provider(cfg)
+    # children inherit their component's providers: every Kubernetes object below goes through it
+    opts = pulumi.ResourceOptions(providers=[provider])
+    tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)), opts)
     store_ns = cfg.secrets.store.namespace if isinstance(cfg.secrets.store, KubernetesStoreConfig) else None
     secrets = SecretStore("secrets", SecretStoreArgs(
         config=cfg.secrets, namespace=tenancy.platform[cfg.namespaces.platform.secrets],
-        store_namespace=tenancy.platform[store_ns] if store_ns else None))
+        store_namespace=tenancy.platform[store_ns] if store_ns else None), opts)
     gateway = Gateway("gateway", GatewayArgs(
         config=cfg.gateway, namespace=tenancy.platform[cfg.namespaces.platform.gateway],
         namespace_name=cfg.namespaces.platform.gateway,
         cert_manager_namespace=tenancy.platform.get(cfg.namespaces.platform.cert_manager),
-        hostnames=served_hostnames(cfg)))
+        hostnames=served_hostnames(cfg)), opts)
     observability = Observability("observability", ObservabilityArgs(
         config=cfg.observability, namespace=tenancy.platform[cfg.namespaces.platform.monitoring],
         namespace_name=cfg.namespaces.platform.monitoring, secrets=secrets, gateway=gateway,
-        cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class))
+        cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class), opts)
     # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
     postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
-                                                      crd_dependencies=(observability.release,))
+                                                      crd_dependencies=(observability.release,), provider=provider)
     image = CollectorImage("collector-image", CollectorImageArgs(registry=cfg.collector.registry))
     collectors = {
         env: Collector(f"collector-{env}", CollectorArgs(
             config=cfg.collector, environment=cfg.collector.environments[env], namespace=app_ns,
             image=image.reference, image_tag=image.tag, gateway=gateway, database=databases[env],
             redis=caches[env], secrets=secrets, observability=observability,
-            spread_strictly=cfg.cluster.type == "managed"))
+            spread_strictly=cfg.cluster.type == "managed"), opts)
         for env, app_ns in tenancy.apps.items()}
     return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,

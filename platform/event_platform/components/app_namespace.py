@@ -60,6 +60,12 @@ def pod_security_labels(level: PodSecurityLevel) -> dict[str, str]:
             f"{labels.POD_SECURITY}/audit": "restricted", f"{labels.POD_SECURITY}/warn": "restricted"}
 
 
+def data_protection(protect: bool) -> pulumi.ResourceOptions:
+    """Options for a resource whose deletion deletes data: Pulumi refuses to delete or replace it
+    (`protect`), and if it is deleted from the state anyway it stays in the cluster (`retainOnDelete`)."""
+    return pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
+
+
 class AppNamespaceArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -91,7 +97,9 @@ class AppNamespace(pulumi.ComponentResource):
         if args.allow_gateway_routes:
             ns_labels[labels.GATEWAY_ROUTES] = labels.GATEWAY_ROUTES_ALLOWED
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels}, opts=child)
+            f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels},
+            # deleting a namespace deletes every volume claim in it
+            opts=pulumi.ResourceOptions.merge(child, data_protection(cfg.protect_data)))
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         ns_name = self.namespace.metadata.name
 

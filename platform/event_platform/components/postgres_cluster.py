@@ -60,6 +60,9 @@ class PostgresClusterArgs(BaseModel):
     crd_dependencies: tuple[pulumi.Resource, ...] = ()
     """What installs the `monitoring.coreos.com` CRDs (the observability release); the PodMonitor
     waits for it. Omitted: nothing to wait for."""
+    protect: bool = False
+    """Protect the Cluster from deletion and replacement, and keep it if Pulumi deletes it (its PVCs
+    are owned by it, so deleting it deletes the data). Omitted: unprotected."""
     cluster_name: str = "events-db"
     """metadata.name of the Cluster, prefix of everything the operator derives from it.
     Omitted: `events-db`."""
@@ -120,8 +123,9 @@ class PostgresCluster(pulumi.ComponentResource):
             # The operator's admission webhook must answer before a Cluster can be created; on a fresh
             # cluster it races the CRDs. The release is atomic (Helm waits for the operator Deployment
             # to be ready), so depending on it means "the operator is up", not merely "installed".
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[
-                args.operator.release, namespace, *([backup_secret] if backup_secret else [])]))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect,
+                                        depends_on=[args.operator.release, namespace,
+                                                    *([backup_secret] if backup_secret else [])]))
 
         self.pod_monitor = k8s.apiextensions.CustomResource(
             f"{name}-pod-monitor",
