@@ -147,15 +147,15 @@ def test_the_operator_is_the_pinned_chart_in_the_platform_namespace_with_its_crd
     assert (inputs["chart"], inputs["version"]) == (versions.CLOUDNATIVE_PG.name, versions.CLOUDNATIVE_PG.version)
     assert inputs["repositoryOpts"]["repo"] == versions.CLOUDNATIVE_PG.repository
     assert inputs["namespace"] == stack_config(recording.stack).namespaces.platform.databases
-    assert inputs["atomic"] is True and inputs["createNamespace"] is False
+    assert inputs["skipAwait"] is False and inputs["createNamespace"] is False
     values = inputs["values"]
     assert values["crds"]["create"] is True
     assert values["monitoring"]["podMonitorEnabled"] is False
 
 
 def test_every_cluster_depends_on_the_operator_release(recording) -> None:
-    """The operator's webhook must answer before a Cluster can be created; the atomic release is what
-    makes `pulumi up` wait for the operator to be ready."""
+    """The operator's webhook must answer before a Cluster can be created; the release waiting for
+    its workloads is what makes `pulumi up` wait for the operator to be ready."""
     for env in envs(recording):
         assert recording.depends_on(cluster(recording, env), operator_release(recording)), env
         for kind in ("ScheduledBackup",):

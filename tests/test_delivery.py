@@ -388,3 +388,47 @@ def test_the_local_state_directory_is_ignored_by_git() -> None:
 def test_the_script_is_executable() -> None:
     """If this fails, `make up` fails with 'permission denied' (the Makefile calls it directly)."""
     assert os.access(SCRIPT, os.X_OK)
+
+
+# ---------------------------------------------------------------------------------- first bring-up
+def test_no_helm_release_is_atomic_and_each_waits_long_enough_for_a_slow_first_pull(recording) -> None:
+    """If this fails, a release that is still pulling images when its timeout strikes is uninstalled
+    whole (atomic) and everything after it fails, so a slow laptop never converges; or the release no
+    longer waits for its workloads and dependents (a Cluster before the CNPG webhook) race it."""
+    releases = recording.helm_releases()
+    assert releases
+    for release in releases:
+        inputs = release.plain
+        assert inputs.get("atomic") is not True, inputs["name"]
+        assert inputs.get("skipAwait") is False, inputs["name"]
+        assert inputs["timeout"] >= 1800, inputs["name"]
+
+
+def test_every_collector_dependency_is_pinned_for_the_oldest_python_the_package_allows() -> None:
+    """If this fails, the image build's `pip install --no-deps -r requirements.txt && pip check` fails
+    on a base the package claims to support (redis needs async-timeout before Python 3.11.3)."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    collector = REPO_ROOT / "apps" / "collector"
+    floor = re.search(r'requires-python = ">=([\d.]+)"', (collector / "pyproject.toml").read_text()).group(1)
+    full = floor if floor.count(".") == 2 else f"{floor}.0"
+    oldest = {"python_version": ".".join(floor.split(".")[:2]), "python_full_version": full, "extra": ""}
+    pins = {}
+    for line in (collector / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate(oldest):
+                pins[canonicalize_name(req.name)] = req
+    missing = []
+    for name, pin in pins.items():
+        if pin.marker is not None and not pin.marker.evaluate():
+            continue  # not installed on this interpreter, so its metadata is not here to read
+        for raw in requires(name) or []:
+            dep = Requirement(raw)
+            if (dep.marker is None or dep.marker.evaluate(oldest)) and canonicalize_name(dep.name) not in pins:
+                missing.append(f"{name} needs {dep}")
+    assert oldest["python_full_version"] == "3.11.0"
+    assert not missing, missing

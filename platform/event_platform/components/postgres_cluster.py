@@ -121,8 +121,8 @@ class PostgresCluster(pulumi.ComponentResource):
             spec=cluster_spec(cfg, args.storage_class, ns,
                               backup_secret_name=f"{self.cluster_name}-backup-s3" if backup_secret else None),
             # The operator's admission webhook must answer before a Cluster can be created; on a fresh
-            # cluster it races the CRDs. The release is atomic (Helm waits for the operator Deployment
-            # to be ready), so depending on it means "the operator is up", not merely "installed".
+            # cluster it races the CRDs. `pulumi up` waits for the release's workloads (the operator
+            # Deployment ready), so depending on it means "the operator is up", not merely "installed".
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect,
                                         depends_on=[args.operator.release, namespace,
                                                     *([backup_secret] if backup_secret else [])]))
