@@ -434,3 +434,49 @@ def test_every_collector_dependency_is_pinned_for_the_oldest_python_the_package_
                 missing.append(f"{name} needs {dep}")
     assert oldest["python_full_version"] == "3.11.0"
     assert not missing, missing
+
+
+def _pins(path: Path) -> set[str]:
+    """Every `name==version` a requirements file installs, following `-r` as pip does (relative to
+    the file that names it)."""
+    out: set[str] = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            out |= _pins((path.parent / line[3:].strip()).resolve())
+        elif "==" in line:
+            out.add(line)
+    return out
+
+
+def test_pulumi_install_run_directly_finds_every_pin_beside_main() -> None:
+    """If this fails, `pulumi install` or a first `pulumi up` outside make leaves .venv empty: Pulumi's
+    Python runtime installs only the requirements.txt in the program directory (`main`), pulumi/pulumi
+    sdk/python toolchain InstallDependencies (`filepath.Join(cwd, "requirements.txt")`)."""
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    beside_main = REPO_ROOT / project["main"] / "requirements.txt"
+    assert beside_main.exists()
+    assert _pins(beside_main) == _pins(REPO_ROOT / "requirements.txt")
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+@pytest.mark.parametrize("target", ["preview", "deploy", "destroy"])
+def test_make_pulumi_targets_on_dev_never_prompt_for_a_passphrase(target: str, tmp_path: Path) -> None:
+    """If this fails, `make preview|deploy|destroy STACK=dev` asks for a passphrase nobody chose (the
+    dev stack is created by `make up` with the empty one), or prod silently gets that empty default."""
+    log = tmp_path / "pulumi.log"
+    stub = tmp_path / "pulumi"
+    stub.write_text(f'#!/bin/sh\necho "$* passphrase=${{PULUMI_CONFIG_PASSPHRASE+set}}" >> "{log}"\n')
+    stub.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    env["PATH"] = f"{tmp_path}:{env['PATH']}"
+    for stack in ("dev", "prod"):
+        run = subprocess.run(["make", "-o", ".venv/.installed", target, f"STACK={stack}"], cwd=REPO_ROOT, env=env,
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+    calls = log.read_text().splitlines()
+    command = "up" if target == "deploy" else target
+    assert f"{command} --stack dev" in "\n".join(c for c in calls if c.endswith("passphrase=set")), calls
+    assert any(c.startswith(f"{command} --stack prod") and c.endswith("passphrase=") for c in calls), calls
+    if target != "destroy":
+        assert "stack select --create dev passphrase=set" in calls, "dev's stack is created on first use"
