@@ -147,8 +147,8 @@ def test_pods_spread_across_nodes_strictly_only_on_a_real_cluster(recording) -> 
 
 
 def test_every_environment_runs_the_image_built_from_source_by_digest(recording) -> None:
-    (build,) = recording.of_type("docker:index/image:Image")
-    assert build.plain["imageName"].endswith(f":{component_image_tag()}")
+    (build,) = recording.of_type("docker-build:index:Image")
+    assert build.plain["tags"][0].endswith(f":{component_image_tag()}")
     for env in environments(recording):
         image = container(recording.object("Deployment", "collector", env))["image"]
         assert "@sha256:" in image and ":latest" not in image

@@ -116,3 +116,12 @@ def test_data_and_the_namespaces_holding_it_are_protected_exactly_where_the_stac
         assert all(ns.protect_data for ns in stack_config(stack).namespaces.apps)
     unprotected = [r for r in rec if r.protect and r.kind not in {k for k, _ in DATA_HOLDERS}]
     assert not unprotected, "only what holds data is protected: everything else must stay replaceable"
+
+
+def test_the_program_builds_the_image_for_the_hosts_architecture(monkeypatch) -> None:
+    """If this fails, dev on an Apple-silicon laptop builds linux/amd64 and the kind node cannot run
+    it (ErrImagePull / exec format error)."""
+    from event_platform import config
+    monkeypatch.setattr(config, "host_platform", lambda: "linux/arm64")
+    (build,) = run_program("dev").of_type("docker-build:index:Image")
+    assert build.plain["platforms"] == ["linux/arm64"]

@@ -458,6 +458,31 @@ class RegistryConfig(Model):
     own (the dev registry is anonymous; a cloud registry may grant the nodes' identity)."""
 
 
+ImagePlatform = Literal["linux/amd64", "linux/arm64"]
+
+
+def _prebuilt_reference(value: str) -> str:
+    match = re.fullmatch(r"[^\s@]+/[^\s@:/]+(?:/[^\s@:/]+)*:([\w][\w.-]{0,127})@sha256:[0-9a-f]{64}", value)
+    if not match:
+        raise ValueError("an image reference with tag and digest, e.g. registry/app:src-0123abcd4567@sha256:<64 hex>")
+    if len(match.group(1)) > 63:
+        raise ValueError("a tag of at most 63 characters (it becomes the pods' app.kubernetes.io/version label)")
+    return value
+
+
+class CollectorImageConfig(Model):
+    """How the collector image is built, or which already-built image to run."""
+
+    platforms: tuple[ImagePlatform, ...] | None = Field(default=None, min_length=1)
+    """Platforms to build for; several make one multi-platform image (the build machine needs QEMU
+    for the foreign ones). Omitted: the architecture of the machine running Pulumi, which is what a
+    kind node runs (dev on an arm64 laptop gets linux/arm64)."""
+    prebuilt: Annotated[str, AfterValidator(_prebuilt_reference)] | None = None
+    """An image built and pushed before, as `registry/repository:tag@sha256:<digest>`: nothing is
+    built and every environment runs exactly that digest. The deploy workflow sets it to promote the
+    digest the dev smoke test ran (docs/delivery.md). Omitted: built from apps/collector."""
+
+
 class CanaryConfig(Model):
     """A second version receiving a share of the traffic. Remove the block to fold traffic back."""
 
@@ -489,6 +514,8 @@ class CollectorEnvironmentConfig(Model):
 
 class CollectorConfig(Model):
     registry: RegistryConfig
+    image: CollectorImageConfig = CollectorImageConfig()
+    """Omitted: built for the host's architecture."""
     environments: dict[DnsLabel, CollectorEnvironmentConfig]
     """One entry per app namespace, keyed by its name. Required."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -575,6 +602,15 @@ def load_stack_file(path: str | Path) -> PlatformConfig:
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a top-level `config:` mapping")
     return from_mapping(match.group(1), _replace_secure(config, "config"), path.name)
+
+
+def host_platform() -> str:
+    """The container platform of the machine running Pulumi (`linux/arm64` on Apple silicon): what
+    a kind node there runs. Only `__main__.py` asks; render and tests stay machine-independent."""
+    import platform as stdlib_platform
+
+    machine = stdlib_platform.machine().lower()
+    return "linux/arm64" if machine in ("arm64", "aarch64") else "linux/amd64"
 
 
 def from_pulumi() -> PlatformConfig:

@@ -194,6 +194,9 @@ class _Mocks(mocks.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, clearly fake, and secret-marked as the provider marks `result`.
             state["result"] = {_SIG_KEY: _SECRET_SIG, "value": f"mock-random-{args.name}"}
+        elif args.typ == "docker-build:index:Image":
+            state["digest"] = f"sha256:{'0' * 64}"
+            state["ref"] = f"{(args.inputs.get('tags') or [args.name])[0]}@sha256:{'0' * 64}"
         elif args.typ.startswith("docker:") and args.typ.endswith(":Image"):
             image = args.inputs.get("imageName", args.name)
             state["repoDigest"] = f"{image.rsplit(':', 1)[0]}@sha256:{'0' * 64}"

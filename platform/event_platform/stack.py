@@ -104,8 +104,10 @@ def kubernetes_provider(cfg: PlatformConfig) -> k8s.Provider:
     return k8s.Provider("kubernetes", context=cfg.cluster.context, kubeconfig=cfg.cluster.kubeconfig)
 
 
-def build(cfg: PlatformConfig) -> Platform:
-    """Declares the whole platform for one stack."""
+def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
+    """Declares the whole platform for one stack. `host_platform` is the architecture of the machine
+    running Pulumi (`__main__.py` detects it): the image is built for it unless the stack lists
+    platforms. Omitted: linux/amd64, so renders and tests do not depend on the machine."""
     provider = kubernetes_provider(cfg)
     # children inherit their component's providers: every Kubernetes object below goes through it
     opts = pulumi.ResourceOptions(providers=[provider])
@@ -126,7 +128,9 @@ def build(cfg: PlatformConfig) -> Platform:
     # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
     postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
                                                       crd_dependencies=(observability.release,), provider=provider)
-    image = CollectorImage("collector-image", CollectorImageArgs(registry=cfg.collector.registry))
+    image = CollectorImage("collector-image", CollectorImageArgs(
+        registry=cfg.collector.registry, platforms=cfg.collector.image.platforms or (host_platform,),
+        prebuilt=cfg.collector.image.prebuilt))
     collectors = {
         env: Collector(f"collector-{env}", CollectorArgs(
             config=cfg.collector, environment=cfg.collector.environments[env], namespace=app_ns,
