@@ -480,3 +480,31 @@ def test_make_pulumi_targets_on_dev_never_prompt_for_a_passphrase(target: str, t
     assert any(c.startswith(f"{command} --stack prod") and c.endswith("passphrase=") for c in calls), calls
     if target != "destroy":
         assert "stack select --create dev passphrase=set" in calls, "dev's stack is created on first use"
+
+
+def test_pull_requests_build_the_image_for_every_platform_prod_runs_without_pushing() -> None:
+    """If this fails, a broken Dockerfile (or a pin `pip check` rejects) is found only after merge."""
+    jobs = jobs_of(REPO_ROOT / ".github/workflows/pull-request.yml")
+    builds = [(name, step["run"]) for name, job in jobs.items() for step in steps_of(job)
+              if "docker buildx build" in step.get("run", "")]
+    assert builds, "no job builds the image"
+    for name, run in builds:
+        assert "apps/collector" in run and "--push" not in run and '--platform "$PLATFORMS"' in run
+        runs = "\n".join(s.get("run", "") for s in steps_of(jobs[name]))
+        assert "-m event_platform.components.collector_image prod" in runs, "platforms and base come from one place"
+        assert any(str(s.get("uses", "")).startswith("docker/setup-qemu-action@") for s in steps_of(jobs[name]))
+
+
+def test_prod_promotes_the_digest_the_dev_smoke_test_ran_instead_of_rebuilding() -> None:
+    """If this fails, prod runs an image nobody tested: rebuilt after the smoke test (a moved base
+    tag or a new wheel gives other bytes), or built for the runner instead of prod's platforms."""
+    jobs = jobs_of(REPO_ROOT / ".github/workflows/deploy.yml")
+    dev, prod = jobs["dev"], jobs["prod"]
+    dev_runs = "\n".join(s.get("run", "") for s in steps_of(dev))
+    assert set(dev["outputs"]) >= {"image-tag", "image-digest"}
+    assert "--preserve-digests" in dev_runs and "prod.collector.image.platforms" in dev_runs
+    assert dev_runs.index("prod.collector.image.platforms") < dev_runs.index("make up"), "set before the build"
+    prod_text = "\n".join(strings(steps_of(prod)))
+    assert "docker build" not in prod_text and "buildx" not in prod_text
+    assert "needs.dev.outputs.image-digest" in prod_text and '["prebuilt"]' in prod_text
+    assert "--preserve-digests" in prod_text

@@ -551,6 +551,11 @@ class PlatformConfig(Model):
                 f"collector.environments names {sorted(envs)}; expected exactly the app namespaces {sorted(apps)}")
         if self.cluster.type == "managed":
             # One replica behind a PDB blocks node drains, and one Postgres instance is no HA.
+            image = self.collector.image
+            if image.platforms is None and image.prebuilt is None:
+                # the host's architecture fits a kind node on that host, not a remote cluster's nodes
+                raise ValueError("collector.image.platforms is not set on a managed cluster; expected the "
+                                 "platforms of its nodes, e.g. [linux/amd64]")
             for name, env in self.collector.environments.items():
                 if env.replicas < 2:
                     raise ValueError(f"collector.environments.{name}.replicas is {env.replicas} on a managed "

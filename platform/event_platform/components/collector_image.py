@@ -126,3 +126,18 @@ class CollectorImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         self.reference = image.digest.apply(lambda digest: f"{repository}@{digest}")
         self.register_outputs({"tag": self.tag, "image_name": self.image_name, "reference": self.reference})
+
+
+if __name__ == "__main__":  # `python -m event_platform.components.collector_image prod`: CI's build plan
+    import sys
+
+    from event_platform.config import load_stack_file
+
+    cfg = load_stack_file(COLLECTOR_SOURCE.parents[1] / f"Pulumi.{sys.argv[1]}.yaml")
+    plan_platforms = cfg.collector.image.platforms or ("linux/amd64",)
+    plan_args = {"BASE_IMAGE": versions.COLLECTOR_BASE_IMAGE}
+    # GITHUB_OUTPUT lines: what `docker buildx build` needs to build what `pulumi up` would.
+    print(f"platforms={','.join(plan_platforms)}")
+    print(f"base-image={versions.COLLECTOR_BASE_IMAGE}")
+    print(f"tag={source_tag(build_args=plan_args, platforms=plan_platforms)}")
+    print(f"repository={cfg.collector.registry.server}/{cfg.collector.registry.repository}")
