@@ -90,6 +90,16 @@ def _image_reference(value: str) -> str:
     return value
 
 
+AWS_LB = "service.beta.kubernetes.io/aws-load-balancer-"
+_QUALIFIED_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _annotation_key(value: str) -> str:
+    if not _QUALIFIED_NAME.match(value) or len(value.partition("/")[0]) > 253:
+        raise ValueError("an annotation key: [prefix/]name, name at most 63 characters")
+    return value
+
+
 def _duration(value: str) -> str:
     if not _DURATION.match(value):
         raise ValueError("a Prometheus duration such as 15d, 12h or 30m")
@@ -116,6 +126,17 @@ class Model(BaseModel):
 
 
 # ----------------------------------------------------------------------------------------- cluster
+class StorageClassConfig(Model):
+    """A StorageClass the platform declares itself (named `cluster.storageClass`)."""
+
+    provisioner: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
+    """CSI driver, e.g. `ebs.csi.aws.com` (the EBS CSI driver add-on must be installed). Required."""
+    parameters: dict[str, str] = {}
+    """Driver parameters, e.g. `{type: gp3, encrypted: "true"}`. Omitted: the driver's defaults."""
+    reclaim_policy: Literal["Retain", "Delete"] = "Retain"
+    """What happens to a volume when its claim is deleted. Omitted: Retain (the data outlives a mistake)."""
+
+
 class ClusterConfig(Model):
     type: Literal["kind", "managed"]
     """`kind`: a local kind cluster (NodePort front door, local registry, single node). `managed`: a
@@ -138,9 +159,20 @@ class ClusterConfig(Model):
     """Path of the kubeconfig file that holds `context`. Omitted: `$KUBECONFIG`, else `~/.kube/config`
     (the provider's own lookup)."""
 
-    storage_class: str | None = None
+    storage_class: DnsLabel | None = None
     """StorageClass for every PersistentVolumeClaim the platform declares. Omitted: the cluster's
     default class (kind's `standard`)."""
+
+    declare_storage_class: StorageClassConfig | None = None
+    """Declare `storage_class` as part of the platform. Omitted: it must exist in the cluster already
+    (README, "Prod prerequisites")."""
+
+    @model_validator(mode="after")
+    def _declared_class_has_a_name(self) -> ClusterConfig:
+        if self.declare_storage_class is not None and self.storage_class is None:
+            raise ValueError("declareStorageClass is set but storageClass is not; expected storageClass to "
+                             "name the class to declare")
+        return self
 
 
 # -------------------------------------------------------------------------------------- namespaces
@@ -270,6 +302,19 @@ class GatewayConfig(Model):
     replicas: int = Field(default=1, ge=1, le=10)
     """nginx data-plane replicas behind the Gateway (the front door survives a node only with 2+).
     Omitted: 1."""
+    service_annotations: dict[Annotated[str, AfterValidator(_annotation_key)], str] = {}
+    """Annotations of the data-plane Service: what the cluster's load-balancer controller reads. With
+    the AWS Load Balancer Controller, `service.beta.kubernetes.io/aws-load-balancer-scheme:
+    internet-facing` (its default is an internal load balancer nobody outside the VPC reaches).
+    Omitted: none."""
+
+    @model_validator(mode="after")
+    def _aws_load_balancer_says_its_scheme(self) -> GatewayConfig:
+        aws = [k for k in self.service_annotations if k.startswith("service.beta.kubernetes.io/aws-load-balancer")]
+        if aws and f"{AWS_LB}scheme" not in self.service_annotations:
+            raise ValueError(f"serviceAnnotations configure the AWS Load Balancer Controller but do not set "
+                             f"{AWS_LB}scheme; expected internet-facing (public) or internal")
+        return self
 
     @model_validator(mode="after")
     def _node_ports_differ(self) -> GatewayConfig:
@@ -549,6 +594,13 @@ class PlatformConfig(Model):
         if envs != apps:
             raise ValueError(
                 f"collector.environments names {sorted(envs)}; expected exactly the app namespaces {sorted(apps)}")
+        unreachable = (".localtest.me", ".local", ".localhost", ".test", ".example", ".invalid", ".internal")
+        if self.gateway.tls is not None and self.gateway.tls.issuer.startswith("letsencrypt"):
+            # HTTP-01 needs public DNS pointing at the front door before a certificate can issue
+            for host in [env.hostname for env in self.collector.environments.values()]:
+                if f".{host}".endswith(unreachable):
+                    raise ValueError(f"gateway.tls.issuer {self.gateway.tls.issuer} cannot prove {host}: Let's "
+                                     "Encrypt resolves it publicly; expected a public domain or issuer self-signed")
         if self.cluster.type == "managed":
             # One replica behind a PDB blocks node drains, and one Postgres instance is no HA.
             image = self.collector.image

@@ -19,6 +19,7 @@ from event_platform.components.postgres import PostgresOperator, PostgresOperato
 from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from event_platform.components.redis import Redis, RedisArgs
 from event_platform.components.secrets import SecretStore, SecretStoreArgs
+from event_platform.components.storage_class import StorageClass, StorageClassArgs
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
 from event_platform.config import KubernetesStoreConfig, PlatformConfig
 
@@ -77,11 +78,10 @@ DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
 
 
 def build_data(cfg: PlatformConfig, tenancy: Tenancy, secrets: SecretStore,
-               crd_dependencies: tuple[pulumi.Resource, ...] = (), provider: k8s.Provider | None = None,
+               crd_dependencies: tuple[pulumi.Resource, ...] = (), opts: pulumi.ResourceOptions | None = None,
                ) -> tuple[PostgresOperator, dict[str, PostgresCluster], dict[str, Redis]]:
     """The Postgres operator, and a database and a Redis in every app environment."""
     names = cfg.namespaces.platform
-    opts = pulumi.ResourceOptions(providers=[provider]) if provider else None
     operator = PostgresOperator("postgres-operator",
                                 PostgresOperatorArgs(namespace=tenancy.platform[names.databases]), opts)
     protect = {ns.name: ns.protect_data for ns in cfg.namespaces.apps}
@@ -112,6 +112,11 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
     # children inherit their component's providers: every Kubernetes object below goes through it
     opts = pulumi.ResourceOptions(providers=[provider])
     tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)), opts)
+    if cfg.cluster.declare_storage_class is not None and cfg.cluster.storage_class is not None:
+        storage = StorageClass("storage-class", StorageClassArgs(
+            name=cfg.cluster.storage_class, config=cfg.cluster.declare_storage_class), opts)
+        # every claim names this class: it exists before any of them is made
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[storage]))
     store_ns = cfg.secrets.store.namespace if isinstance(cfg.secrets.store, KubernetesStoreConfig) else None
     secrets = SecretStore("secrets", SecretStoreArgs(
         config=cfg.secrets, namespace=tenancy.platform[cfg.namespaces.platform.secrets],
@@ -127,7 +132,7 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
         cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class), opts)
     # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
     postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
-                                                      crd_dependencies=(observability.release,), provider=provider)
+                                                      crd_dependencies=(observability.release,), opts=opts)
     image = CollectorImage("collector-image", CollectorImageArgs(
         registry=cfg.collector.registry, platforms=cfg.collector.image.platforms or (host_platform,),
         prebuilt=cfg.collector.image.prebuilt))
