@@ -84,7 +84,8 @@ def produced_secret_keys(recording, namespace: str, name: str) -> set[str]:
             return set(template) if template else {d["secretKey"] for d in spec["data"]}
     for cluster in recording.objects("Cluster", namespace):
         if name == f"{cluster.k8s_name}-app":
-            return {"uri", "username", "password", "host", "port", "dbname", "user", "pgpass", "jdbc-uri"}
+            from event_platform.components.postgres_cluster import APP_SECRET_KEYS
+            return set(APP_SECRET_KEYS)
     return set()
 
 

@@ -8,13 +8,13 @@ from event_platform import labels, offline, stack, versions
 from event_platform.components import postgres_cluster as pg
 from event_platform.components import redis as redis_component
 from event_platform.components.postgres import OPERATOR_POD_LABELS
+from event_platform.components.postgres_cluster import APP_SECRET_KEYS
 from event_platform.config import quantity_bytes
 from harness import stack_config
 
 CLUSTER = "events-db"
 CNPG_API = "postgresql.cnpg.io/v1"
-CNPG_APP_KEYS = {"username", "user", "password", "dbname", "host", "port", "pgpass",
-                 "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri"}
+CNPG_APP_KEYS = APP_SECRET_KEYS
 """Keys of the `<cluster>-app` Secret CloudNativePG 1.30 writes (pkg/specs/secrets.go)."""
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 INSTANCE_POD = {"cnpg.io/cluster": CLUSTER, "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": "primary"}
@@ -158,9 +158,14 @@ def test_every_cluster_depends_on_the_operator_release(recording) -> None:
     its workloads is what makes `pulumi up` wait for the operator to be ready."""
     for env in envs(recording):
         assert recording.depends_on(cluster(recording, env), operator_release(recording)), env
-        for kind in ("ScheduledBackup",):
-            for obj in recording.objects(kind, env):
-                assert recording.depends_on(obj, cluster(recording, env))
+
+
+def test_every_scheduled_backup_waits_for_its_cluster(recordings) -> None:
+    """Prod only: dev has no backups (test_dev_has_no_backups), so a loop over dev's would pass empty."""
+    rec = recordings["prod"]
+    for env in envs(rec):
+        (backup,) = rec.objects("ScheduledBackup", env)
+        assert rec.depends_on(backup, cluster(rec, env)), env
 
 
 def test_instances_are_one_on_dev_and_three_on_prod(recording) -> None:

@@ -35,6 +35,10 @@ API_SERVER_PORTS = (443, 6443)
 policies see the packet (kind, kubeadm, most managed clusters)."""
 PROMETHEUS_POD_LABELS = {labels.NAME: "prometheus"}
 """The Prometheus Operator labels every Prometheus pod it runs with this."""
+APP_SECRET_KEYS = frozenset({"username", "user", "password", "dbname", "host", "port", "pgpass",
+                             "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri"})
+"""Keys of the `<cluster>-app` Secret the operator generates (cloudnative-pg pkg/specs/secrets.go,
+CloudNativePG 1.30): the one place apps and tests take them from."""
 BACKUP_KEYS = ("ACCESS_KEY_ID", "ACCESS_SECRET_KEY")
 """Properties of the backup credentials entry in the secret store, also the keys of the Secret."""
 
@@ -76,8 +80,7 @@ class PostgresCluster(pulumi.ComponentResource):
     rw_service: str
     """The operator's read-write Service (always points at the primary)."""
     app_secret_name: str
-    """The operator-generated Secret of the `app` user: keys `username`, `password`, `host`,
-    `port`, `dbname`, `uri`, `jdbc-uri`, `pgpass`, `fqdn-uri`, `fqdn-jdbc-uri`."""
+    """The operator-generated Secret of the `app` user, with the keys in `APP_SECRET_KEYS`."""
     database: str = "events"
     port: int = POSTGRES_PORT
     pod_labels: dict[str, str]
