@@ -100,6 +100,27 @@ def _annotation_key(value: str) -> str:
     return value
 
 
+ENVIRONMENT_NAME_MAX = 57
+"""63 (a label value) minus the longest prefix the platform puts before an environment's name (`redis-`)."""
+
+
+def _environment_name(value: str) -> str:
+    if len(value) > ENVIRONMENT_NAME_MAX:
+        raise ValueError(f"at most {ENVIRONMENT_NAME_MAX} characters (labels such as redis-<env> are derived "
+                         "from it and hold 63)")
+    return value
+
+
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+
+
+def _repository(value: str) -> str:
+    if len(value) > 200 or not _REPOSITORY.match(value):
+        raise ValueError("an image repository path: lowercase letters, digits and single separators (. _ __ -) "
+                         "between them, components joined by '/', at most 200 characters")
+    return value
+
+
 def _duration(value: str) -> str:
     if not _DURATION.match(value):
         raise ValueError("a Prometheus duration such as 15d, 12h or 30m")
@@ -218,8 +239,9 @@ class LimitRangeConfig(Model):
 class AppNamespaceConfig(Model):
     """One app environment: a namespace the apps of one environment (dev, staging, production) run in."""
 
-    name: DnsLabel
-    """Namespace name, also the environment's name. Required."""
+    name: Annotated[DnsLabel, AfterValidator(_environment_name)]
+    """Namespace name, also the environment's name; at most 57 characters, because names and labels
+    are derived from it (`redis-<env>`, 63 at most). Required."""
     quota: ResourceQuotaConfig = ResourceQuotaConfig()
     """Omitted: the ResourceQuotaConfig defaults."""
     limits: LimitRangeConfig = LimitRangeConfig()
@@ -491,8 +513,8 @@ class RegistryConfig(Model):
 
     server: str
     """Registry host[:port]. dev: the kind cluster's local registry `localhost:5001`."""
-    repository: str = "event-collector"
-    """Omitted: `event-collector`."""
+    repository: Annotated[str, AfterValidator(_repository)] = "event-collector"
+    """Path of the image in the registry (distribution's reference grammar). Omitted: `event-collector`."""
     username: str | None = None
     """Omitted: anonymous push (the local registry)."""
     password: SecretStr | None = None
@@ -501,6 +523,14 @@ class RegistryConfig(Model):
     """Entry in the secret store holding a `.dockerconfigjson` that lets the cluster pull from this
     registry; each app namespace then gets it as an image pull Secret. Omitted: nodes pull on their
     own (the dev registry is anonymous; a cloud registry may grant the nodes' identity)."""
+
+    @model_validator(mode="after")
+    def _image_name_fits(self) -> RegistryConfig:
+        # distribution/reference: a name (registry host and path) holds at most 255 characters
+        if len(self.server) + 1 + len(self.repository) > 255:
+            raise ValueError(f"server and repository make a {len(self.server) + 1 + len(self.repository)}-character "
+                             "image name; expected at most 255")
+        return self
 
 
 ImagePlatform = Literal["linux/amd64", "linux/arm64"]
