@@ -9,6 +9,7 @@ has reconciled the Cluster. Apps therefore refer to them by name and key (`rw_se
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlparse
 
 import pulumi
@@ -171,7 +172,8 @@ class PostgresCluster(pulumi.ComponentResource):
         itself = Peer(pod_labels=pods)
         policies = [
             allow_ingress(f"{self._name}-from-operator", namespace=ns, policy_name=f"{c}-from-operator",
-                          to_pods=pods, sources=[Peer(args.operator.namespace, args.operator.pod_labels)],
+                          # the operator's namespace is an Output; Pulumi resolves it inside the policy's inputs
+                          to_pods=pods, sources=[Peer(cast(str, args.operator.namespace), args.operator.pod_labels)],
                           ports=[STATUS_PORT, POSTGRES_PORT], opts=opts),
             # Streaming replication, replica bootstrap (pg_basebackup) and the primary's isolation check.
             allow_ingress(f"{self._name}-from-instances", namespace=ns, policy_name=f"{c}-from-instances",
