@@ -107,3 +107,9 @@ def test_a_quota_on_cpu_limits_refuses_pods_that_name_no_cpu_limit() -> None:
     rec = _recording(_deployment(1, {"type": "Recreate"}), hard={"limits.cpu": "8"})
     assert capacity.problems(rec) == [("team/Deployment/app: no cpu limit while the quota tracks limits.cpu: "
                                        "its pods are refused")]
+
+
+def test_the_table_is_the_same_whatever_order_resources_were_registered_in(recording) -> None:
+    """`make render` prints it and reviewers diff two runs: registration order must not show."""
+    shuffled = Recording(stack=recording.stack, resources=list(reversed(recording.resources)))
+    assert capacity.table(shuffled) == capacity.table(recording)

@@ -223,8 +223,9 @@ def capacity(rec: Recording) -> dict[str, NamespaceCapacity]:
         ns = quota.namespace or "default"
         hard = {r: quantity(v) for r, v in quota.plain["spec"]["hard"].items()}
         found = [w for obj in rec.objects(namespace=ns) if (w := workload(rec, obj)) is not None]
-        out[ns] = NamespaceCapacity(ns, tuple(found), hard)
-    return out
+        # sorted: registration order varies between runs, and `make render` output is diffed
+        out[ns] = NamespaceCapacity(ns, tuple(sorted(found, key=lambda w: (w.kind, w.name))), hard)
+    return dict(sorted(out.items()))
 
 
 def problems(rec: Recording) -> list[str]:
