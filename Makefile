@@ -19,6 +19,14 @@ export EVENT_PLATFORM_COMPOSE_SCHEMA ?= $(if $(wildcard $(SHARED)/schemas/compos
 
 # dev keeps its state in a local file backend inside the checkout; prod brings its own backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# dev's passphrase is the empty one `make up` (scripts/dev-cluster.sh) creates the stack with: the dev
+# stack holds no secret config. Yours wins if you set PULUMI_CONFIG_PASSPHRASE or ..._FILE; prod never
+# gets a default.
+ifeq ($(STACK)|$(origin PULUMI_CONFIG_PASSPHRASE)|$(PULUMI_CONFIG_PASSPHRASE_FILE),dev|undefined|)
+export PULUMI_CONFIG_PASSPHRASE :=
+endif
+# dev's stack lives in the local backend and is created on first use, as `make up` does.
+SELECT_DEV = $(if $(filter dev,$(STACK)),mkdir -p .pulumi-state && pulumi stack select --create dev &&)
 
 .PHONY: help venv lint test render validate bench up down preview deploy destroy
 help: ## list the commands
@@ -53,12 +61,12 @@ down: venv ## delete the local kind cluster and its registry
 	scripts/dev-cluster.sh down
 
 preview: venv ## pulumi preview of STACK, with the policy pack
-	pulumi preview --stack $(STACK) --diff --policy-pack policy
+	$(SELECT_DEV) pulumi preview --stack $(STACK) --diff --policy-pack policy
 
 deploy: venv ## pulumi up of STACK, with the policy pack
-	pulumi up --stack $(STACK) --policy-pack policy
+	$(SELECT_DEV) pulumi up --stack $(STACK) --policy-pack policy
 
-destroy: ## pulumi destroy of STACK
+destroy: ## pulumi destroy of STACK (protected data stops it: docs/data-and-secrets.md)
 	pulumi destroy --stack $(STACK)
 
 lint: venv ## ruff and mypy (strict on the collector, standard on the program and the policy pack)

@@ -4,7 +4,6 @@ Pulumi runs this file with `platform/` on sys.path (this folder is not a Python 
 `platform/__init__.py` would shadow the standard library's `platform` module)."""
 
 import pulumi
-
 from event_platform import config, stack
 
 try:
@@ -13,4 +12,5 @@ except config.ConfigError as err:
     # RunError: Pulumi prints the message alone, without a traceback into its own internals.
     raise pulumi.RunError(f"invalid stack configuration:\n{err}") from None
 
-stack.export(stack.build(cfg))
+# The host's architecture is read here, not in the components: they stay pure functions of their args.
+stack.export(stack.build(cfg, host_platform=config.host_platform()))

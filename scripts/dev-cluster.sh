@@ -5,8 +5,8 @@
 #   scripts/dev-cluster.sh [--dry-run] down [--destroy]        (make down)
 #
 # up    checks the tools it needs, starts the registry container `kind-registry` (localhost:5001),
-#       creates the kind cluster named in Pulumi.dev.yaml with the host's ports 80/443 mapped to the
-#       Gateway's NodePorts, points each node's containerd at the registry, logs in to the local
+#       creates the kind cluster named in Pulumi.dev.yaml with the host's port 80 (and 443 when the
+#       stack's Gateway has TLS) mapped to the Gateway's NodePorts, points each node's containerd at the registry, logs in to the local
 #       file state backend (.pulumi-state), selects or creates the dev stack and runs `pulumi up`
 #       with the policy pack. Every step is skipped when its result already exists, so running it
 #       again converges instead of failing. --cluster-only stops before Pulumi (CI previews).
@@ -128,7 +128,7 @@ read_settings() {
   if [[ ! -x $VENV_PYTHON ]]; then
     note "(dry run without the venv: showing placeholders)"
     CLUSTER_NAME="<cluster.name>" KUBE_CONTEXT="kind-<cluster.name>" HTTP_NODE_PORT="<httpNodePort>"
-    HTTPS_NODE_PORT="<httpsNodePort>" REGISTRY_PORT="<registry port>" HOSTNAMES="<hostnames>"
+    HTTPS_NODE_PORT="<httpsNodePort>" GATEWAY_TLS=false REGISTRY_PORT="<registry port>" HOSTNAMES="<hostnames>"
     KIND_VERSION="<KIND_VERSION>" KIND_NODE_IMAGE="<KIND_NODE_IMAGE>" LOCAL_REGISTRY_IMAGE="<LOCAL_REGISTRY_IMAGE>"
     return 0
   fi
@@ -137,19 +137,17 @@ read_settings() {
 import sys
 from pathlib import Path
 
-import yaml
-
 from event_platform import config, versions
 
 repo, stack = Path(sys.argv[1]), sys.argv[2]
 stack_file = repo / f"Pulumi.{stack}.yaml"
 cfg = config.load_stack_file(stack_file)
-context = (yaml.safe_load(stack_file.read_text())["config"]).get("kubernetes:context", "")
+context = cfg.cluster.context
 host, _, port = cfg.collector.registry.server.partition(":")
 node_version = versions.KIND_NODE_IMAGE.split(":", 1)[1].split("@")[0]
 problems = [
     (cfg.cluster.type == "kind", f"cluster.type is {cfg.cluster.type!r}, expected 'kind'"),
-    (context == f"kind-{cfg.cluster.name}", f"kubernetes:context is {context!r}, expected 'kind-{cfg.cluster.name}'"),
+    (context == f"kind-{cfg.cluster.name}", f"cluster.context is {context!r}, expected 'kind-{cfg.cluster.name}'"),
     (cfg.gateway.service_type == "NodePort", "gateway.serviceType must be NodePort (the kind port mappings use it)"),
     (host == "localhost" and port.isdigit(), f"collector.registry.server is {cfg.collector.registry.server!r}, "
                                             "expected localhost:<port> (the local registry)"),
@@ -163,6 +161,7 @@ print(f"CLUSTER_NAME={cfg.cluster.name}")
 print(f"KUBE_CONTEXT={context}")
 print(f"HTTP_NODE_PORT={cfg.gateway.http_node_port}")
 print(f"HTTPS_NODE_PORT={cfg.gateway.https_node_port}")
+print(f"GATEWAY_TLS={'true' if cfg.gateway.tls else 'false'}")
 print(f"REGISTRY_PORT={port}")
 print(f"HOSTNAMES={' '.join(env.hostname for env in cfg.collector.environments.values())}")
 print(f"KIND_VERSION={versions.KIND_VERSION}")
@@ -176,6 +175,7 @@ PY
       KUBE_CONTEXT) KUBE_CONTEXT=$value ;;
       HTTP_NODE_PORT) HTTP_NODE_PORT=$value ;;
       HTTPS_NODE_PORT) HTTPS_NODE_PORT=$value ;;
+      GATEWAY_TLS) GATEWAY_TLS=$value ;;
       REGISTRY_PORT) REGISTRY_PORT=$value ;;
       HOSTNAMES) HOSTNAMES=$value ;;
       KIND_VERSION) KIND_VERSION=$value ;;
@@ -184,7 +184,11 @@ PY
     esac
   done <<<"$settings"
   note "cluster $CLUSTER_NAME (context $KUBE_CONTEXT), node image $KIND_NODE_IMAGE"
-  note "host ports 80 -> NodePort $HTTP_NODE_PORT, 443 -> NodePort $HTTPS_NODE_PORT"
+  if [[ $GATEWAY_TLS == true ]]; then
+    note "host ports 80 -> NodePort $HTTP_NODE_PORT, 443 -> NodePort $HTTPS_NODE_PORT"
+  else
+    note "host port 80 -> NodePort $HTTP_NODE_PORT (no TLS on the Gateway, so nothing listens for 443)"
+  fi
   note "registry $REGISTRY_NAME ($LOCAL_REGISTRY_IMAGE) on localhost:$REGISTRY_PORT"
 }
 
@@ -211,9 +215,20 @@ cluster_exists() {
   return 1
 }
 
-# Host ports 80/443 (loopback only) reach the Gateway's NodePorts; containerd reads per-registry
-# settings from certs.d, where the next step tells it that localhost:<port> is the registry container.
+# Host port 80, and 443 when the Gateway has an HTTPS listener (loopback only), reach the Gateway's
+# NodePorts: a 443 mapping without a listener behind it would only turn into connection resets.
+# containerd reads per-registry settings from certs.d, where the next step tells it that
+# localhost:<port> is the registry container.
 kind_config() {
+  local https_mapping=""
+  if [[ $GATEWAY_TLS == true ]]; then
+    read_document https_mapping <<EOF
+  - containerPort: $HTTPS_NODE_PORT
+    hostPort: 443
+    listenAddress: "127.0.0.1"
+    protocol: TCP
+EOF
+  fi
   read_document KIND_CONFIG <<EOF
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
@@ -228,10 +243,7 @@ nodes:
     hostPort: 80
     listenAddress: "127.0.0.1"
     protocol: TCP
-  - containerPort: $HTTPS_NODE_PORT
-    hostPort: 443
-    listenAddress: "127.0.0.1"
-    protocol: TCP
+${https_mapping%$'\n'}
 EOF
 }
 
@@ -387,7 +399,7 @@ up() {
   select_stack
   deploy
   if dry_run; then printf '\nDry run complete: nothing was run.\n'; return 0; fi
-  printf '\nThe %s stack runs on kind cluster %s. The Gateway answers on http://%s (ports 80/443 of\n' \
+  printf '\nThe %s stack runs on kind cluster %s. The Gateway answers on http://%s (port 80 of\n' \
     "$STACK" "$CLUSTER_NAME" "${HOSTNAMES// /, http://}"
   printf 'this machine; *.localtest.me resolves to 127.0.0.1). Tear down with: make down\n'
 }

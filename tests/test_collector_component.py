@@ -84,7 +84,8 @@ def produced_secret_keys(recording, namespace: str, name: str) -> set[str]:
             return set(template) if template else {d["secretKey"] for d in spec["data"]}
     for cluster in recording.objects("Cluster", namespace):
         if name == f"{cluster.k8s_name}-app":
-            return {"uri", "username", "password", "host", "port", "dbname", "user", "pgpass", "jdbc-uri"}
+            from event_platform.components.postgres_cluster import APP_SECRET_KEYS
+            return set(APP_SECRET_KEYS)
     return set()
 
 
@@ -147,8 +148,8 @@ def test_pods_spread_across_nodes_strictly_only_on_a_real_cluster(recording) -> 
 
 
 def test_every_environment_runs_the_image_built_from_source_by_digest(recording) -> None:
-    (build,) = recording.of_type("docker:index/image:Image")
-    assert build.plain["imageName"].endswith(f":{component_image_tag()}")
+    (build,) = recording.of_type("docker-build:index:Image")
+    assert build.plain["tags"][0].endswith(f":{component_image_tag()}")
     for env in environments(recording):
         image = container(recording.object("Deployment", "collector", env))["image"]
         assert "@sha256:" in image and ":latest" not in image

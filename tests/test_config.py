@@ -41,7 +41,7 @@ def test_dev_targets_kind_and_prod_a_real_cluster_with_staging_and_production() 
     assert (dev.cluster.type, dev.gateway.service_type) == ("kind", "NodePort")
     assert (prod.cluster.type, prod.gateway.service_type) == ("managed", "LoadBalancer")
     assert prod.namespaces.app_names == ("staging", "production")
-    assert stack_file("dev")["kubernetes:context"] == "kind-event-platform"
+    assert dev.cluster.context == "kind-event-platform"
 
 
 def test_a_wrong_type_names_the_key_the_value_and_the_expected_type() -> None:

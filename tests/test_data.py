@@ -8,13 +8,13 @@ from event_platform import labels, offline, stack, versions
 from event_platform.components import postgres_cluster as pg
 from event_platform.components import redis as redis_component
 from event_platform.components.postgres import OPERATOR_POD_LABELS
+from event_platform.components.postgres_cluster import APP_SECRET_KEYS
 from event_platform.config import quantity_bytes
 from harness import stack_config
 
 CLUSTER = "events-db"
 CNPG_API = "postgresql.cnpg.io/v1"
-CNPG_APP_KEYS = {"username", "user", "password", "dbname", "host", "port", "pgpass",
-                 "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri"}
+CNPG_APP_KEYS = APP_SECRET_KEYS
 """Keys of the `<cluster>-app` Secret CloudNativePG 1.30 writes (pkg/specs/secrets.go)."""
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 INSTANCE_POD = {"cnpg.io/cluster": CLUSTER, "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": "primary"}
@@ -147,20 +147,25 @@ def test_the_operator_is_the_pinned_chart_in_the_platform_namespace_with_its_crd
     assert (inputs["chart"], inputs["version"]) == (versions.CLOUDNATIVE_PG.name, versions.CLOUDNATIVE_PG.version)
     assert inputs["repositoryOpts"]["repo"] == versions.CLOUDNATIVE_PG.repository
     assert inputs["namespace"] == stack_config(recording.stack).namespaces.platform.databases
-    assert inputs["atomic"] is True and inputs["createNamespace"] is False
+    assert inputs["skipAwait"] is False and inputs["createNamespace"] is False
     values = inputs["values"]
     assert values["crds"]["create"] is True
     assert values["monitoring"]["podMonitorEnabled"] is False
 
 
 def test_every_cluster_depends_on_the_operator_release(recording) -> None:
-    """The operator's webhook must answer before a Cluster can be created; the atomic release is what
-    makes `pulumi up` wait for the operator to be ready."""
+    """The operator's webhook must answer before a Cluster can be created; the release waiting for
+    its workloads is what makes `pulumi up` wait for the operator to be ready."""
     for env in envs(recording):
         assert recording.depends_on(cluster(recording, env), operator_release(recording)), env
-        for kind in ("ScheduledBackup",):
-            for obj in recording.objects(kind, env):
-                assert recording.depends_on(obj, cluster(recording, env))
+
+
+def test_every_scheduled_backup_waits_for_its_cluster(recordings) -> None:
+    """Prod only: dev has no backups (test_dev_has_no_backups), so a loop over dev's would pass empty."""
+    rec = recordings["prod"]
+    for env in envs(rec):
+        (backup,) = rec.objects("ScheduledBackup", env)
+        assert rec.depends_on(backup, cluster(rec, env)), env
 
 
 def test_instances_are_one_on_dev_and_three_on_prod(recording) -> None:

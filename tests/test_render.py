@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import yaml
-
-from harness import stack_config
 from event_platform import offline, render
+from harness import stack_config
 
 
 def test_rendering_twice_gives_identical_files(recordings) -> None:
@@ -37,17 +36,17 @@ def test_keys_are_sorted_and_objects_ordered(recordings) -> None:
 def test_no_secret_value_appears_in_any_rendered_file(recordings) -> None:
     """Every value Pulumi holds as a secret, and every value of a Kubernetes Secret, is redacted."""
     for rec in recordings.values():
-        secrets = set()
+        secrets: set[str] = set()
 
-        def collect(value) -> None:
+        def collect(value, secrets: set[str] = secrets) -> None:
             if isinstance(value, offline.Secret):
                 secrets.add(str(offline.reveal(value)))
             elif isinstance(value, dict):
                 for v in value.values():
-                    collect(v)
+                    collect(v, secrets)
             elif isinstance(value, list):
                 for v in value:
-                    collect(v)
+                    collect(v, secrets)
 
         for r in rec:
             collect(r.inputs)
@@ -66,3 +65,19 @@ def test_helm_releases_render_as_chart_version_repository_and_values(recordings)
             doc = render.document(release)
             assert set(doc["release"]) == {"name", "namespace", "chart", "version", "repository", "values"}
             assert doc["release"]["version"], release.name
+
+
+def test_validate_manifests_evaluates_the_crds_cel_rules(rendered) -> None:
+    """If this fails, cel-python is missing from requirements.txt and validate-manifests silently
+    skips every CRD `x-kubernetes-validations` rule (a Gateway or Cluster the API server refuses
+    would pass)."""
+    import subprocess
+    import sys
+
+    from harness import shared_path
+    tools = shared_path("EVENT_PLATFORM_TOOLS", "the validate-manifests tool")
+    crds = shared_path("EVENT_PLATFORM_CRD_SCHEMAS", "the CRD schemas")
+    run = subprocess.run([sys.executable, str(tools / "validate-manifests"), "--crd-dir", str(crds),
+                          str(rendered["dev"])], check=False, capture_output=True, text=True, timeout=600)
+    assert "cel-python is not installed" not in run.stderr
+    assert run.stdout.strip().splitlines()[-1].endswith(" 0 failed"), run.stdout

@@ -3,8 +3,8 @@ Security level that works, and each exception is named here."""
 
 from __future__ import annotations
 
-from harness import stack_config
 from event_platform import labels
+from harness import stack_config
 
 PSA_ENFORCE = f"{labels.POD_SECURITY}/enforce"
 
@@ -34,11 +34,25 @@ def test_every_app_namespace_has_the_quota_and_limits_from_its_config(recording)
     for ns_cfg in stack_config(recording.stack).namespaces.apps:
         quota = recording.object("ResourceQuota", "environment-quota", ns_cfg.name).plain["spec"]["hard"]
         assert quota["requests.memory"] == ns_cfg.quota.requests_memory
-        assert quota["limits.cpu"] == ns_cfg.quota.limits_cpu
+        assert quota["limits.memory"] == ns_cfg.quota.limits_memory
+        assert quota["requests.storage"] == ns_cfg.quota.requests_storage
         assert quota["pods"] == str(ns_cfg.quota.pods)
         limits = recording.object("LimitRange", "container-defaults", ns_cfg.name).plain["spec"]["limits"][0]
         assert limits["default"]["memory"] == ns_cfg.limits.default_limit_memory
-        assert limits["max"]["cpu"] == ns_cfg.limits.max_cpu
+        assert limits["max"]["memory"] == ns_cfg.limits.max_memory
+
+
+def test_no_app_namespace_gives_or_demands_a_cpu_limit(recording) -> None:
+    """The resource model (README): CPU is shared by requests only. A `limits.cpu` quota makes every
+    container name a CPU limit, and a LimitRange CPU default or max hands one to every container that
+    names none; with either, a container asking for more CPU than that default (the 1-CPU Postgres
+    pods) is refused at admission."""
+    for name in app_namespaces(recording):
+        hard = recording.object("ResourceQuota", "environment-quota", name).plain["spec"]["hard"]
+        assert "limits.cpu" not in hard and "requests.cpu" in hard
+        (item,) = recording.object("LimitRange", "container-defaults", name).plain["spec"]["limits"]
+        assert "cpu" not in item.get("default", {}) and "cpu" not in item.get("max", {}), item
+        assert "cpu" in item["defaultRequest"], "a container naming no CPU request still counts against the quota"
 
 
 def test_every_app_namespace_denies_all_traffic_by_default(recording) -> None:

@@ -100,6 +100,37 @@ def _image_reference(value: str) -> str:
     return value
 
 
+AWS_LB = "service.beta.kubernetes.io/aws-load-balancer-"
+_QUALIFIED_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _annotation_key(value: str) -> str:
+    if not _QUALIFIED_NAME.match(value) or len(value.partition("/")[0]) > 253:
+        raise ValueError("an annotation key: [prefix/]name, name at most 63 characters")
+    return value
+
+
+ENVIRONMENT_NAME_MAX = 57
+"""63 (a label value) minus the longest prefix the platform puts before an environment's name (`redis-`)."""
+
+
+def _environment_name(value: str) -> str:
+    if len(value) > ENVIRONMENT_NAME_MAX:
+        raise ValueError(f"at most {ENVIRONMENT_NAME_MAX} characters (labels such as redis-<env> are derived "
+                         "from it and hold 63)")
+    return value
+
+
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+
+
+def _repository(value: str) -> str:
+    if len(value) > 200 or not _REPOSITORY.match(value):
+        raise ValueError("an image repository path: lowercase letters, digits and single separators (. _ __ -) "
+                         "between them, components joined by '/', at most 200 characters")
+    return value
+
+
 def _duration(value: str) -> str:
     if not _DURATION.match(value):
         raise ValueError("a Prometheus duration such as 15d, 12h or 30m")
@@ -126,6 +157,17 @@ class Model(BaseModel):
 
 
 # ----------------------------------------------------------------------------------------- cluster
+class StorageClassConfig(Model):
+    """A StorageClass the platform declares itself (named `cluster.storageClass`)."""
+
+    provisioner: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
+    """CSI driver, e.g. `ebs.csi.aws.com` (the EBS CSI driver add-on must be installed). Required."""
+    parameters: dict[str, str] = {}
+    """Driver parameters, e.g. `{type: gp3, encrypted: "true"}`. Omitted: the driver's defaults."""
+    reclaim_policy: Literal["Retain", "Delete"] = "Retain"
+    """What happens to a volume when its claim is deleted. Omitted: Retain (the data outlives a mistake)."""
+
+
 class ClusterConfig(Model):
     type: Literal["kind", "managed"]
     """`kind`: a local kind cluster (NodePort front door, local registry, single node). `managed`: a
@@ -139,21 +181,44 @@ class ClusterConfig(Model):
     """Minor version of the cluster's API server; manifests are validated against its schemas.
     Omitted: 1.34."""
 
-    storage_class: str | None = None
+    context: str = Field(min_length=1)
+    """The kubeconfig context of the target cluster: every Kubernetes resource goes through one
+    explicit provider built from it (the stack files disable Pulumi's default Kubernetes provider,
+    which would follow whatever context is current). Required: a stack must name its cluster."""
+
+    kubeconfig: str | None = None
+    """Path of the kubeconfig file that holds `context`. Omitted: `$KUBECONFIG`, else `~/.kube/config`
+    (the provider's own lookup)."""
+
+    storage_class: DnsLabel | None = None
     """StorageClass for every PersistentVolumeClaim the platform declares. Omitted: the cluster's
     default class (kind's `standard`)."""
+
+    declare_storage_class: StorageClassConfig | None = None
+    """Declare `storage_class` as part of the platform. Omitted: it must exist in the cluster already
+    (README, "Prod prerequisites")."""
+
+    @model_validator(mode="after")
+    def _declared_class_has_a_name(self) -> ClusterConfig:
+        if self.declare_storage_class is not None and self.storage_class is None:
+            raise ValueError("declareStorageClass is set but storageClass is not; expected storageClass to "
+                             "name the class to declare")
+        return self
 
 
 # -------------------------------------------------------------------------------------- namespaces
 class ResourceQuotaConfig(Model):
-    """Hard limits for one namespace, so one environment cannot starve another."""
+    """Hard limits for one namespace, so one environment cannot starve another.
+
+    The resource model (README, "Resource model"): CPU is shared by requests alone (no CPU limits,
+    so the quota has no `limits.cpu`: it would make every container name one); memory has a request
+    and a limit on every container, and the quota caps both sums. Size it for every workload at its
+    largest declared scale (`event_platform.capacity` prints that table with `make render`)."""
 
     requests_cpu: Quantity = "4"
     """Sum of CPU requests. Omitted: 4 cores."""
     requests_memory: Quantity = "8Gi"
     """Sum of memory requests. Omitted: 8Gi."""
-    limits_cpu: Quantity = "8"
-    """Sum of CPU limits. Omitted: 8 cores."""
     limits_memory: Quantity = "16Gi"
     """Sum of memory limits. Omitted: 16Gi."""
     pods: int = Field(default=50, ge=1)
@@ -165,18 +230,18 @@ class ResourceQuotaConfig(Model):
 
 
 class LimitRangeConfig(Model):
-    """Per-container defaults and ceilings, so a container without resources still gets sane ones."""
+    """Per-container defaults and ceilings, so a container without resources still gets sane ones.
+
+    No CPU default limit and no CPU max: either would give every container a CPU limit (the API
+    server defaults a missing `default` from `max`), and a container whose CPU request is above that
+    limit is refused, which is how the Postgres pods of a 1-CPU Cluster were refused."""
 
     default_request_cpu: Quantity = "100m"
     """CPU request given to a container that names none. Omitted: 100m."""
     default_request_memory: Quantity = "128Mi"
     """Memory request given to a container that names none. Omitted: 128Mi."""
-    default_limit_cpu: Quantity = "500m"
-    """CPU limit given to a container that names none. Omitted: 500m."""
     default_limit_memory: Quantity = "512Mi"
     """Memory limit given to a container that names none. Omitted: 512Mi."""
-    max_cpu: Quantity = "2"
-    """Largest CPU limit one container may ask for. Omitted: 2 cores."""
     max_memory: Quantity = "4Gi"
     """Largest memory limit one container may ask for. Omitted: 4Gi."""
 
@@ -184,8 +249,9 @@ class LimitRangeConfig(Model):
 class AppNamespaceConfig(Model):
     """One app environment: a namespace the apps of one environment (dev, staging, production) run in."""
 
-    name: DnsLabel
-    """Namespace name, also the environment's name. Required."""
+    name: Annotated[DnsLabel, AfterValidator(_environment_name)]
+    """Namespace name, also the environment's name; at most 57 characters, because names and labels
+    are derived from it (`redis-<env>`, 63 at most). Required."""
     quota: ResourceQuotaConfig = ResourceQuotaConfig()
     """Omitted: the ResourceQuotaConfig defaults."""
     limits: LimitRangeConfig = LimitRangeConfig()
@@ -195,6 +261,11 @@ class AppNamespaceConfig(Model):
     Omitted: nobody."""
     viewer_groups: tuple[str, ...] = ()
     """Groups bound to the read-only `viewer` role. Omitted: nobody."""
+    protect_data: bool = True
+    """Protect the namespace, its Postgres Cluster and its Redis StatefulSet from `pulumi destroy`, a
+    rename and any change that would replace them (Pulumi `protect`), and keep them in the cluster if
+    Pulumi deletes them anyway (`retainOnDelete`): deleting any of them deletes the data. Omitted:
+    true. dev sets false (its cluster is thrown away). docs/data-and-secrets.md says how to lift it."""
 
 
 class PlatformNamespacesConfig(Model):
@@ -263,6 +334,19 @@ class GatewayConfig(Model):
     replicas: int = Field(default=1, ge=1, le=10)
     """nginx data-plane replicas behind the Gateway (the front door survives a node only with 2+).
     Omitted: 1."""
+    service_annotations: dict[Annotated[str, AfterValidator(_annotation_key)], str] = {}
+    """Annotations of the data-plane Service: what the cluster's load-balancer controller reads. With
+    the AWS Load Balancer Controller, `service.beta.kubernetes.io/aws-load-balancer-scheme:
+    internet-facing` (its default is an internal load balancer nobody outside the VPC reaches).
+    Omitted: none."""
+
+    @model_validator(mode="after")
+    def _aws_load_balancer_says_its_scheme(self) -> GatewayConfig:
+        aws = [k for k in self.service_annotations if k.startswith("service.beta.kubernetes.io/aws-load-balancer")]
+        if aws and f"{AWS_LB}scheme" not in self.service_annotations:
+            raise ValueError(f"serviceAnnotations configure the AWS Load Balancer Controller but do not set "
+                             f"{AWS_LB}scheme; expected internet-facing (public) or internal")
+        return self
 
     @model_validator(mode="after")
     def _node_ports_differ(self) -> GatewayConfig:
@@ -439,8 +523,8 @@ class RegistryConfig(Model):
 
     server: str
     """Registry host[:port]. dev: the kind cluster's local registry `localhost:5001`."""
-    repository: str = "event-collector"
-    """Omitted: `event-collector`."""
+    repository: Annotated[str, AfterValidator(_repository)] = "event-collector"
+    """Path of the image in the registry (distribution's reference grammar). Omitted: `event-collector`."""
     username: str | None = None
     """Omitted: anonymous push (the local registry)."""
     password: SecretStr | None = None
@@ -449,6 +533,39 @@ class RegistryConfig(Model):
     """Entry in the secret store holding a `.dockerconfigjson` that lets the cluster pull from this
     registry; each app namespace then gets it as an image pull Secret. Omitted: nodes pull on their
     own (the dev registry is anonymous; a cloud registry may grant the nodes' identity)."""
+
+    @model_validator(mode="after")
+    def _image_name_fits(self) -> RegistryConfig:
+        # distribution/reference: a name (registry host and path) holds at most 255 characters
+        if len(self.server) + 1 + len(self.repository) > 255:
+            raise ValueError(f"server and repository make a {len(self.server) + 1 + len(self.repository)}-character "
+                             "image name; expected at most 255")
+        return self
+
+
+ImagePlatform = Literal["linux/amd64", "linux/arm64"]
+
+
+def _prebuilt_reference(value: str) -> str:
+    match = re.fullmatch(r"[^\s@]+/[^\s@:/]+(?:/[^\s@:/]+)*:([\w][\w.-]{0,127})@sha256:[0-9a-f]{64}", value)
+    if not match:
+        raise ValueError("an image reference with tag and digest, e.g. registry/app:src-0123abcd4567@sha256:<64 hex>")
+    if len(match.group(1)) > 63:
+        raise ValueError("a tag of at most 63 characters (it becomes the pods' app.kubernetes.io/version label)")
+    return value
+
+
+class CollectorImageConfig(Model):
+    """How the collector image is built, or which already-built image to run."""
+
+    platforms: tuple[ImagePlatform, ...] | None = Field(default=None, min_length=1)
+    """Platforms to build for; several make one multi-platform image (the build machine needs QEMU
+    for the foreign ones). Omitted: the architecture of the machine running Pulumi, which is what a
+    kind node runs (dev on an arm64 laptop gets linux/arm64)."""
+    prebuilt: Annotated[str, AfterValidator(_prebuilt_reference)] | None = None
+    """An image built and pushed before, as `registry/repository:tag@sha256:<digest>`: nothing is
+    built and every environment runs exactly that digest. The deploy workflow sets it to promote the
+    digest the dev smoke test ran (docs/delivery.md). Omitted: built from apps/collector."""
 
 
 class CanaryConfig(Model):
@@ -544,6 +661,8 @@ class CollectorEnvironmentConfig(Model):
 
 class CollectorConfig(Model):
     registry: RegistryConfig
+    image: CollectorImageConfig = CollectorImageConfig()
+    """Omitted: built for the host's architecture."""
     environments: dict[DnsLabel, CollectorEnvironmentConfig]
     """One entry per app namespace, keyed by its name. Required."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -680,8 +799,20 @@ class PlatformConfig(Model):
         if envs != apps:
             raise ValueError(
                 f"collector.environments names {sorted(envs)}; expected exactly the app namespaces {sorted(apps)}")
+        unreachable = (".localtest.me", ".local", ".localhost", ".test", ".example", ".invalid", ".internal")
+        if self.gateway.tls is not None and self.gateway.tls.issuer.startswith("letsencrypt"):
+            # HTTP-01 needs public DNS pointing at the front door before a certificate can issue
+            for host in [env.hostname for env in self.collector.environments.values()]:
+                if f".{host}".endswith(unreachable):
+                    raise ValueError(f"gateway.tls.issuer {self.gateway.tls.issuer} cannot prove {host}: Let's "
+                                     "Encrypt resolves it publicly; expected a public domain or issuer self-signed")
         if self.cluster.type == "managed":
             # One replica behind a PDB blocks node drains, and one Postgres instance is no HA.
+            image = self.collector.image
+            if image.platforms is None and image.prebuilt is None:
+                # the host's architecture fits a kind node on that host, not a remote cluster's nodes
+                raise ValueError("collector.image.platforms is not set on a managed cluster; expected the "
+                                 "platforms of its nodes, e.g. [linux/amd64]")
             for name, env in self.collector.environments.items():
                 if env.replicas < 2:
                     raise ValueError(f"collector.environments.{name}.replicas is {env.replicas} on a managed "
@@ -708,6 +839,10 @@ def from_mapping(stack: str, config: dict[str, Any], source: str) -> PlatformCon
     """Builds the config from `{"event-platform:<key>": value}` (other namespaces are ignored:
     `kubernetes:context` is the provider's). `source` names the file in error messages."""
     prefix = f"{PROJECT}:"
+    if "kubernetes:context" in config:
+        # With default providers disabled nothing reads it: a stack that sets it would believe it is in force.
+        raise ConfigError(f"{source}: kubernetes:context: got {config['kubernetes:context']!r}; expected "
+                          f"{PROJECT}:cluster.context instead (the platform's explicit provider reads that)")
     sections = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     try:
         return PlatformConfig.model_validate({"stack": stack, **sections})
@@ -729,6 +864,15 @@ def load_stack_file(path: str | Path) -> PlatformConfig:
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a top-level `config:` mapping")
     return from_mapping(match.group(1), _replace_secure(config, "config"), path.name)
+
+
+def host_platform() -> str:
+    """The container platform of the machine running Pulumi (`linux/arm64` on Apple silicon): what
+    a kind node there runs. Only `__main__.py` asks; render and tests stay machine-independent."""
+    import platform as stdlib_platform
+
+    machine = stdlib_platform.machine().lower()
+    return "linux/arm64" if machine in ("arm64", "aarch64") else "linux/amd64"
 
 
 def from_pulumi() -> PlatformConfig:

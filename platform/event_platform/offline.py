@@ -92,6 +92,10 @@ class Resource:
     alias_parents: tuple[str, ...] = ()
     """Parent URNs of its aliases (same name and type, earlier parent): what `pulumi up` matches the
     resource's earlier identity by when a refactoring moved it."""
+    provider: str | None = None
+    """Reference (`urn::id`) of the provider a custom resource goes through; None: the default one."""
+    protect: bool = False
+    retain_on_delete: bool = False
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -193,6 +197,9 @@ class _Mocks(mocks.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, clearly fake, and secret-marked as the provider marks `result`.
             state["result"] = {_SIG_KEY: _SECRET_SIG, "value": f"mock-random-{args.name}"}
+        elif args.typ == "docker-build:index:Image":
+            state["digest"] = f"sha256:{'0' * 64}"
+            state["ref"] = f"{(args.inputs.get('tags') or [args.name])[0]}@sha256:{'0' * 64}"
         elif args.typ.startswith("docker:") and args.typ.endswith(":Image"):
             image = args.inputs.get("imageName", args.name)
             state["repoDigest"] = f"{image.rsplit(':', 1)[0]}@sha256:{'0' * 64}"
@@ -220,7 +227,8 @@ class _RecordingMonitor(mocks.MockMonitor):
             self.recording.resources.append(Resource(
                 type=request.type, name=request.name, urn=response.urn, inputs=inputs,
                 parent=request.parent or None, dependencies=tuple(sorted(set(request.dependencies))),
-                custom=bool(request.custom),
+                custom=bool(request.custom), provider=request.provider or None, protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
                 alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")
                                     and a.spec.parentUrn)))
         return response

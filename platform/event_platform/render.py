@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from event_platform import config, offline
+from event_platform import capacity, config, offline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -88,10 +88,12 @@ def render(recording: offline.Recording) -> dict[str, str]:
             for name, docs in sorted(files.items())}
 
 
-def write(stack: str, out: Path) -> list[Path]:
-    """Renders `Pulumi.<stack>.yaml` into `out`, replacing the YAML files a previous render left."""
+def write(stack: str, out: Path) -> tuple[list[Path], offline.Recording]:
+    """Renders `Pulumi.<stack>.yaml` into `out`, replacing the YAML files a previous render left.
+    Returns the files and the recording they came from."""
     cfg = config.load_stack_file(stack_file(stack))
-    files = render(offline.record(cfg))
+    recording = offline.record(cfg)
+    files = render(recording)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.yaml"):
         stale.unlink()
@@ -99,7 +101,7 @@ def write(stack: str, out: Path) -> list[Path]:
     for name, text in files.items():
         (out / name).write_text(text)
         written.append(out / name)
-    return written
+    return written, recording
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,13 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or REPO_ROOT / "rendered" / args.stack
     try:
-        written = write(args.stack, out)
+        written, recording = write(args.stack, out)
     except config.ConfigError as err:
         print(f"render: invalid stack configuration:\n{err}", file=sys.stderr)
         return 2
     finally:
         offline.close()
     print(f"rendered {args.stack}: {len(written)} files in {out}")
+    # What each app namespace needs at its largest scale against its quota: read it before raising
+    # maxReplicas or instances (tests/test_capacity.py fails the build when it does not fit).
+    print(capacity.table(recording))
     return 0
 
 

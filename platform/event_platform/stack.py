@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from event_platform import labels
 from event_platform.components.collector import APP as COLLECTOR_APP
@@ -18,6 +19,7 @@ from event_platform.components.postgres import PostgresOperator, PostgresOperato
 from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from event_platform.components.redis import Redis, RedisArgs
 from event_platform.components.secrets import SecretEntry, SecretStore, SecretStoreArgs
+from event_platform.components.storage_class import StorageClass, StorageClassArgs
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
 from event_platform.components.web_service import Probes, WebService, WebServiceArgs, version_label
 from event_platform.config import KubernetesStoreConfig, PlatformConfig, ServiceConfig
@@ -80,54 +82,74 @@ DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
 
 
 def build_data(cfg: PlatformConfig, tenancy: Tenancy, secrets: SecretStore,
-               crd_dependencies: tuple[pulumi.Resource, ...] = (),
+               crd_dependencies: tuple[pulumi.Resource, ...] = (), opts: pulumi.ResourceOptions | None = None,
                ) -> tuple[PostgresOperator, dict[str, PostgresCluster], dict[str, Redis]]:
     """The Postgres operator, and a database and a Redis in every app environment."""
     names = cfg.namespaces.platform
     operator = PostgresOperator("postgres-operator",
-                                PostgresOperatorArgs(namespace=tenancy.platform[names.databases]))
+                                PostgresOperatorArgs(namespace=tenancy.platform[names.databases]), opts)
+    protect = {ns.name: ns.protect_data for ns in cfg.namespaces.apps}
     databases, caches = {}, {}
     for env, app_ns in tenancy.apps.items():
         databases[env] = PostgresCluster(f"database-{env}", PostgresClusterArgs(
             config=cfg.postgres, namespace=app_ns.namespace, operator=operator,
             storage_class=cfg.cluster.storage_class, clients=DATA_CLIENTS, monitoring_namespace=names.monitoring,
-            secrets=secrets, crd_dependencies=crd_dependencies))
+            secrets=secrets, crd_dependencies=crd_dependencies, protect=protect[env]), opts)
         caches[env] = Redis(f"redis-{env}", RedisArgs(
             config=cfg.redis, namespace=app_ns.namespace, secrets=secrets, storage_class=cfg.cluster.storage_class,
-            clients=DATA_CLIENTS, monitoring_namespace=names.monitoring, password_key=f"redis-{env}"))
+            clients=DATA_CLIENTS, monitoring_namespace=names.monitoring, password_key=f"redis-{env}",
+            protect=protect[env]), opts)
     return operator, databases, caches
 
 
-def build(cfg: PlatformConfig) -> Platform:
-    """Declares the whole platform for one stack."""
-    tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)))
+def kubernetes_provider(cfg: PlatformConfig) -> k8s.Provider:
+    """The one provider every Kubernetes resource goes through: the stack's named context, never the
+    kubeconfig's current one (the stack files disable the default Kubernetes provider)."""
+    return k8s.Provider("kubernetes", context=cfg.cluster.context, kubeconfig=cfg.cluster.kubeconfig)
+
+
+def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
+    """Declares the whole platform for one stack. `host_platform` is the architecture of the machine
+    running Pulumi (`__main__.py` detects it): the image is built for it unless the stack lists
+    platforms. Omitted: linux/amd64, so renders and tests do not depend on the machine."""
+    provider = kubernetes_provider(cfg)
+    # children inherit their component's providers: every Kubernetes object below goes through it
+    opts = pulumi.ResourceOptions(providers=[provider])
+    tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)), opts)
+    if cfg.cluster.declare_storage_class is not None and cfg.cluster.storage_class is not None:
+        storage = StorageClass("storage-class", StorageClassArgs(
+            name=cfg.cluster.storage_class, config=cfg.cluster.declare_storage_class), opts)
+        # every claim names this class: it exists before any of them is made
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[storage]))
     store_ns = cfg.secrets.store.namespace if isinstance(cfg.secrets.store, KubernetesStoreConfig) else None
     secrets = SecretStore("secrets", SecretStoreArgs(
         config=cfg.secrets, namespace=tenancy.platform[cfg.namespaces.platform.secrets],
-        store_namespace=tenancy.platform[store_ns] if store_ns else None))
+        store_namespace=tenancy.platform[store_ns] if store_ns else None), opts)
     gateway = Gateway("gateway", GatewayArgs(
         config=cfg.gateway, namespace=tenancy.platform[cfg.namespaces.platform.gateway],
         namespace_name=cfg.namespaces.platform.gateway,
         cert_manager_namespace=tenancy.platform.get(cfg.namespaces.platform.cert_manager),
-        hostnames=served_hostnames(cfg)))
+        hostnames=served_hostnames(cfg)), opts)
     observability = Observability("observability", ObservabilityArgs(
         config=cfg.observability, namespace=tenancy.platform[cfg.namespaces.platform.monitoring],
         namespace_name=cfg.namespaces.platform.monitoring, secrets=secrets, gateway=gateway,
-        cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class))
+        cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class), opts)
     # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
     postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
-                                                      crd_dependencies=(observability.release,))
-    image = CollectorImage("collector-image", CollectorImageArgs(registry=cfg.collector.registry))
+                                                      crd_dependencies=(observability.release,), opts=opts)
+    image = CollectorImage("collector-image", CollectorImageArgs(
+        registry=cfg.collector.registry, platforms=cfg.collector.image.platforms or (host_platform,),
+        prebuilt=cfg.collector.image.prebuilt))
     collectors = {
         env: Collector(f"collector-{env}", CollectorArgs(
             config=cfg.collector, environment=cfg.collector.environments[env], namespace=app_ns,
             image=image.reference, image_tag=image.tag, gateway=gateway, database=databases[env],
             redis=caches[env], secrets=secrets, observability=observability,
-            spread_strictly=cfg.cluster.type == "managed"))
+            spread_strictly=cfg.cluster.type == "managed"), opts)
         for env, app_ns in tenancy.apps.items()}
     services = {svc.name: {env: WebService(f"service-{svc.name}-{env}", service_args(
-        cfg, svc, env, namespace=tenancy.apps[env], gateway=gateway, secrets=secrets, observability=observability))
-        for env in svc.environments} for svc in cfg.services}
+        cfg, svc, env, namespace=tenancy.apps[env], gateway=gateway, secrets=secrets, observability=observability),
+        opts) for env in svc.environments} for svc in cfg.services}
     return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,
                     observability=observability, collector_image=image, collectors=collectors, services=services)

@@ -60,6 +60,12 @@ def pod_security_labels(level: PodSecurityLevel) -> dict[str, str]:
             f"{labels.POD_SECURITY}/audit": "restricted", f"{labels.POD_SECURITY}/warn": "restricted"}
 
 
+def data_protection(protect: bool) -> pulumi.ResourceOptions:
+    """Options for a resource whose deletion deletes data: Pulumi refuses to delete or replace it
+    (`protect`), and if it is deleted from the state anyway it stays in the cluster (`retainOnDelete`)."""
+    return pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
+
+
 class AppNamespaceArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -91,7 +97,9 @@ class AppNamespace(pulumi.ComponentResource):
         if args.allow_gateway_routes:
             ns_labels[labels.GATEWAY_ROUTES] = labels.GATEWAY_ROUTES_ALLOWED
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels}, opts=child)
+            f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels},
+            # deleting a namespace deletes every volume claim in it
+            opts=pulumi.ResourceOptions.merge(child, data_protection(cfg.protect_data)))
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         ns_name = self.namespace.metadata.name
 
@@ -101,7 +109,7 @@ class AppNamespace(pulumi.ComponentResource):
             metadata={"name": "environment-quota", "namespace": ns_name,
                       "labels": labels.common("environment-quota", "guardrail")},
             spec={"hard": {"requests.cpu": q.requests_cpu, "requests.memory": q.requests_memory,
-                           "limits.cpu": q.limits_cpu, "limits.memory": q.limits_memory, "pods": str(q.pods),
+                           "limits.memory": q.limits_memory, "pods": str(q.pods),
                            "persistentvolumeclaims": str(q.persistent_volume_claims),
                            "requests.storage": q.requests_storage}},
             opts=in_ns)
@@ -113,8 +121,9 @@ class AppNamespace(pulumi.ComponentResource):
             spec={"limits": [{
                 "type": "Container",
                 "defaultRequest": {"cpu": lim.default_request_cpu, "memory": lim.default_request_memory},
-                "default": {"cpu": lim.default_limit_cpu, "memory": lim.default_limit_memory},
-                "max": {"cpu": lim.max_cpu, "memory": lim.max_memory},
+                # memory only: see LimitRangeConfig (no CPU limits in this resource model)
+                "default": {"memory": lim.default_limit_memory},
+                "max": {"memory": lim.max_memory},
             }]},
             opts=in_ns)
 

@@ -104,6 +104,12 @@ def controller_values(cfg: GatewayConfig, gateway_name: str) -> dict[str, Any]:
         service["externalTrafficPolicy"] = "Cluster"
     else:
         service["externalTrafficPolicy"] = "Local"  # keep the client's source IP in the access logs
+    if cfg.service_annotations:
+        # The chart has no `nginx.service.annotations`; its `nginx.service.patches` (values.yaml of
+        # nginx-gateway-fabric 2.6.7: "Custom patches to apply to the NGINX Service") go into the
+        # NginxProxy and onto every data-plane Service NGF provisions.
+        service["patches"] = [{"type": "StrategicMerge",
+                               "value": {"metadata": {"annotations": dict(cfg.service_annotations)}}}]
     nginx: dict[str, Any] = {
         "replicas": cfg.replicas,
         "service": service,

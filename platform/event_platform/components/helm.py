@@ -13,8 +13,10 @@ import pulumi_kubernetes as k8s
 
 from event_platform.versions import HelmChart
 
-RELEASE_TIMEOUT_SECONDS = 600
-"""How long `pulumi up` waits for a release's workloads to become ready before failing it."""
+RELEASE_TIMEOUT_SECONDS = 1800
+"""How long `pulumi up` waits for a release's workloads to become ready before failing it: a first
+bring-up on a laptop pulls every image over a home connection (kube-prometheus-stack alone is
+several hundred MB), which ten minutes did not always cover."""
 
 
 def helm_release(
@@ -42,7 +44,11 @@ def helm_release(
         namespace=namespace,
         create_namespace=False,
         values=values,
-        atomic=True,  # a failed upgrade rolls back instead of leaving a half-applied release
+        # Not atomic: on a timeout an atomic install uninstalls the whole release (and everything
+        # depending on it fails), so a slow first pull never converges. Without it the release stays
+        # `failed` with what it made, and the next `pulumi up` upgrades it from there.
+        atomic=False,
+        skip_await=False,  # still wait for the chart's workloads to be ready: dependents need them up
         cleanup_on_fail=True,
         timeout=RELEASE_TIMEOUT_SECONDS,
         max_history=5,

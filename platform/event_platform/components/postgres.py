@@ -28,8 +28,8 @@ class PostgresOperator(pulumi.ComponentResource):
     """CloudNativePG (Helm, pinned): the `postgresql.cnpg.io` CRDs, the operator and its webhooks."""
 
     release: k8s.helm.v3.Release
-    """The Helm release. It is installed atomically, so `pulumi up` finishes it only once the
-    operator Deployment (and with it the admission webhook) is ready: depend on this before
+    """The Helm release. `pulumi up` waits for its workloads (skipAwait is off), so it finishes only
+    once the operator Deployment (and with it the admission webhook) is ready: depend on this before
     declaring any `postgresql.cnpg.io` resource."""
     namespace: pulumi.Output[str]
     """Name of the namespace the operator runs in."""

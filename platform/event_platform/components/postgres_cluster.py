@@ -9,6 +9,7 @@ has reconciled the Cluster. Apps therefore refer to them by name and key (`rw_se
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlparse
 
 import pulumi
@@ -35,6 +36,10 @@ API_SERVER_PORTS = (443, 6443)
 policies see the packet (kind, kubeadm, most managed clusters)."""
 PROMETHEUS_POD_LABELS = {labels.NAME: "prometheus"}
 """The Prometheus Operator labels every Prometheus pod it runs with this."""
+APP_SECRET_KEYS = frozenset({"username", "user", "password", "dbname", "host", "port", "pgpass",
+                             "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri"})
+"""Keys of the `<cluster>-app` Secret the operator generates (cloudnative-pg pkg/specs/secrets.go,
+CloudNativePG 1.30): the one place apps and tests take them from."""
 BACKUP_KEYS = ("ACCESS_KEY_ID", "ACCESS_SECRET_KEY")
 """Properties of the backup credentials entry in the secret store, also the keys of the Secret."""
 
@@ -67,6 +72,9 @@ class PostgresClusterArgs(BaseModel):
     crd_dependencies: tuple[pulumi.Resource, ...] = ()
     """What installs the `monitoring.coreos.com` CRDs (the observability release); the PodMonitor
     waits for it. Omitted: nothing to wait for."""
+    protect: bool = False
+    """Protect the Cluster from deletion and replacement, and keep it if Pulumi deletes it (its PVCs
+    are owned by it, so deleting it deletes the data). Omitted: unprotected."""
     cluster_name: str = "events-db"
     """metadata.name of the Cluster, prefix of everything the operator derives from it.
     Omitted: `events-db`."""
@@ -80,8 +88,7 @@ class PostgresCluster(pulumi.ComponentResource):
     rw_service: str
     """The operator's read-write Service (always points at the primary)."""
     app_secret_name: str
-    """The operator-generated Secret of the `app` user: keys `username`, `password`, `host`,
-    `port`, `dbname`, `uri`, `jdbc-uri`, `pgpass`, `fqdn-uri`, `fqdn-jdbc-uri`."""
+    """The operator-generated Secret of the `app` user, with the keys in `APP_SECRET_KEYS`."""
     database: str = "events"
     port: int = POSTGRES_PORT
     pod_labels: dict[str, str]
@@ -125,10 +132,11 @@ class PostgresCluster(pulumi.ComponentResource):
             spec=cluster_spec(cfg, args.storage_class, ns,
                               backup_secret_name=f"{self.cluster_name}-backup-s3" if backup_secret else None),
             # The operator's admission webhook must answer before a Cluster can be created; on a fresh
-            # cluster it races the CRDs. The release is atomic (Helm waits for the operator Deployment
-            # to be ready), so depending on it means "the operator is up", not merely "installed".
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[
-                args.operator.release, namespace, *([backup_secret] if backup_secret else [])]))
+            # cluster it races the CRDs. `pulumi up` waits for the release's workloads (the operator
+            # Deployment ready), so depending on it means "the operator is up", not merely "installed".
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect,
+                                        depends_on=[args.operator.release, namespace,
+                                                    *([backup_secret] if backup_secret else [])]))
 
         self.pod_monitor = k8s.apiextensions.CustomResource(
             f"{name}-pod-monitor",
@@ -171,7 +179,8 @@ class PostgresCluster(pulumi.ComponentResource):
         itself = Peer(pod_labels=pods)
         policies = [
             allow_ingress(f"{self._name}-from-operator", namespace=ns, policy_name=f"{c}-from-operator",
-                          to_pods=pods, sources=[Peer(args.operator.namespace, args.operator.pod_labels)],
+                          # the operator's namespace is an Output; Pulumi resolves it inside the policy's inputs
+                          to_pods=pods, sources=[Peer(cast(str, args.operator.namespace), args.operator.pod_labels)],
                           ports=[STATUS_PORT, POSTGRES_PORT], opts=opts),
             # Streaming replication, replica bootstrap (pg_basebackup) and the primary's isolation check.
             allow_ingress(f"{self._name}-from-instances", namespace=ns, policy_name=f"{c}-from-instances",

@@ -55,6 +55,9 @@ class RedisArgs(BaseModel):
     name in the dev store: a DNS label). Omitted: `redis`."""
     name: str = "redis"
     """Name of the StatefulSet and client Service. Omitted: `redis`."""
+    protect: bool = False
+    """Protect the StatefulSet from deletion and replacement (Pulumi `protect`, `retainOnDelete`).
+    Omitted: unprotected."""
 
 
 class Redis(pulumi.ComponentResource):
@@ -145,7 +148,7 @@ class Redis(pulumi.ComponentResource):
                     "spec": claim_spec,
                 }],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect, depends_on=[
                 namespace, self.config_map, self.external_secret, self.headless_service]))
 
         # Clients in, nothing else: Redis itself opens no connection (DNS aside, which tenancy allows).
