@@ -69,7 +69,8 @@ lint: venv ## ruff and mypy (strict on the collector, standard on the program an
 
 # Renovate's own validator, at the version pinned in .ci/renovate (with the Node.js it needs).
 RENOVATE_TOOLS := .ci/renovate
-renovate-check: ## check renovate.json with Renovate's config validator (installs it with npm first)
+renovate-check: venv ## renovate.json through Renovate's validator and its own dependency extraction
 	npm ci --prefix $(RENOVATE_TOOLS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	RENOVATE_CONFIG_FILE=renovate.json $(RENOVATE_TOOLS)/node_modules/.bin/node \
 	  $(RENOVATE_TOOLS)/node_modules/renovate/dist/config-validator.js --strict
+	$(PY) $(RENOVATE_TOOLS)/check_extraction.py

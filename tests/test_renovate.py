@@ -191,3 +191,32 @@ def test_a_docstring_that_restates_a_pin_moves_with_it() -> None:
                     if inside and not any(m.start <= hit.start() and hit.end() <= m.end for m in matches):
                         stale.append(f"{value} on line {line}")
     assert stale == []
+
+
+def test_the_pins_docs_delivery_repeats_move_with_versions_py() -> None:
+    """If this fails, a Renovate bump of kind, its node image or the local registry changes versions.py
+    but not docs/delivery.md, and tests/test_delivery.py (docs list the current pins) fails on every
+    such pull request."""
+    docs = (REPO_ROOT / "docs/delivery.md").read_text()
+    matches = manager_matches("docs/delivery.md", docs)
+    from event_platform import versions
+
+    missing = []
+    for pin in (versions.KIND_VERSION, versions.KIND_NODE_IMAGE, versions.LOCAL_REGISTRY_IMAGE):
+        start = docs.index(pin)
+        for token in PIN_TOKEN.finditer(pin):
+            span = (start + token.start(), start + token.end())
+            if not any(m.start <= span[0] and span[1] <= m.end for m in matches):
+                missing.append(token.group())
+    assert missing == []
+    assert {m.dep for m in matches} == {"kubernetes-sigs/kind", "kindest/node", "docker.io/library/registry"}
+
+
+def test_the_regexes_use_only_what_re2_supports() -> None:
+    """If this fails, a matchString works in the validator here (which falls back to JavaScript's
+    RegExp without the native re2 module) but not in hosted Renovate, which runs RE2: no lookaround,
+    no backreferences (https://github.com/google/re2/wiki/Syntax)."""
+    patterns = [p for m in CONFIG["customManagers"] for p in [*m["matchStrings"], *m["managerFilePatterns"]]]
+    patterns += [r["versioning"].removeprefix("regex:") for r in CONFIG["packageRules"] if "versioning" in r]
+    unsupported = [p for p in patterns if re.search(r"\(\?<?[=!]|\\[1-9]|\\k<", p)]
+    assert unsupported == []
