@@ -8,6 +8,7 @@ is the file CI uses, not a copy of it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -129,3 +130,21 @@ def test_every_test_of_this_run_has_a_timeout_well_inside_cis_limit(pytestconfig
     session = float(pytestconfig.getini("session_timeout") or 0)
     assert 0 < per_test <= 300, f"timeout = {per_test}: every test needs a default of at most 300 s"
     assert 0 < session <= 45 * 60, f"session_timeout = {session}: the suite must stop well within CI's 90 minutes"
+
+
+def test_pre_commit_runs_make_lint_with_the_projects_own_tools() -> None:
+    """If this fails, the pre-commit hook checks something other than CI's `make lint` (a passing
+    commit then fails CI), or it downloads hook repositories with tool versions of their own."""
+    import yaml
+
+    config_file = REPO_ROOT / ".pre-commit-config.yaml"
+    validate = subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", str(config_file)],
+                              capture_output=True, text=True, timeout=120, check=False)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    repos = yaml.safe_load(config_file.read_text())["repos"]
+    assert [repo["repo"] for repo in repos] == ["local"]
+    hooks = repos[0]["hooks"]
+    assert [(h["entry"].split(), h["language"], h.get("pass_filenames")) for h in hooks] == [
+        (["make", "--no-print-directory", "lint"], "system", False)]
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert re.search(r"^test: venv lint ", makefile, re.MULTILINE), "make test must run make lint first"

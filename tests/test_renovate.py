@@ -109,8 +109,9 @@ def test_every_pin_in_versions_py_is_seen_by_a_renovate_manager() -> None:
 def test_a_new_pin_no_manager_matches_fails_the_coverage_check() -> None:
     """If this fails, the coverage check above passes whatever versions.py holds (it would not notice
     the next pin nobody taught Renovate about)."""
-    text = (REPO_ROOT / VERSIONS).read_text() + '\nVAULT_VERSION = "1.21.0"\nBUSYBOX = ("docker.io/library/busybox:1.37"\n' \
-        '           "@sha256:' + "0" * 64 + '")\n'
+    new_pins = ('\nVAULT_VERSION = "1.21.0"\nBUSYBOX = ("docker.io/library/busybox:1.37"\n'
+                '           "@sha256:' + "0" * 64 + '")\n')
+    text = (REPO_ROOT / VERSIONS).read_text() + new_pins
     assert uncovered(text, manager_matches(VERSIONS, text)) == [
         f"VAULT_VERSION: '1.21.0' (line {text.count(chr(10)) - 2})",
         f"BUSYBOX: '1.37' (line {text.count(chr(10)) - 1})",
@@ -146,16 +147,17 @@ def test_the_collector_base_image_is_bumped_in_versions_py_and_the_dockerfile_in
     versions_text = (REPO_ROOT / VERSIONS).read_text()
     arg = re.search(r"^ARG BASE_IMAGE=(\S+):(\S+)$", dockerfile, re.MULTILINE)
     assert arg and "dockerfile" in CONFIG["enabledManagers"]
-    in_dockerfile = {(m.dep, dockerfile[m.start:m.end]) for m in manager_matches("apps/collector/Dockerfile", dockerfile)}
+    dockerfile_matches = manager_matches("apps/collector/Dockerfile", dockerfile)
+    in_dockerfile = {(m.dep, dockerfile[m.start:m.end]) for m in dockerfile_matches}
     in_versions = {(m.dep, versions_text[m.start:m.end]) for m in manager_matches(VERSIONS, versions_text)}
     assert in_dockerfile == {arg.groups()}
     assert arg.groups() in in_versions
 
 
 def test_renovate_reads_the_requirements_files_the_dockerfile_and_the_workflows() -> None:
-    """If this fails, a whole kind of pin (Python packages, the base image, the actions' SHAs) gets no
-    update: `enabledManagers` leaves its manager out."""
-    assert set(CONFIG["enabledManagers"]) == {"pip_requirements", "dockerfile", "github-actions", "custom.regex"}
+    """If this fails, a whole kind of pin (Python packages, the base image, the actions' SHAs, CI's own
+    Renovate) gets no update: `enabledManagers` leaves its manager out."""
+    assert set(CONFIG["enabledManagers"]) == {"pip_requirements", "dockerfile", "github-actions", "npm", "custom.regex"}
 
 
 def test_one_chart_bump_is_one_pull_request() -> None:

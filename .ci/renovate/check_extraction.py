@@ -43,7 +43,7 @@ def renovate_extraction() -> dict[str, list[dict]]:
 def main() -> None:
     extracted = renovate_extraction()
     problems = [f"the {manager} manager found nothing" for manager in ("pip_requirements", "dockerfile",
-                                                                        "github-actions", "regex")
+                                                                        "github-actions", "npm", "regex")
                 if not any(f["deps"] for f in extracted.get(manager, []))]
     for path in (VERSIONS, "apps/collector/Dockerfile", "docs/delivery.md"):
         text = (REPO / path).read_text()
