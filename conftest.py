@@ -2,9 +2,10 @@
 
 In CI (`CI=true`) a green run must mean that every test of the suite ran and passed. The run fails
 when a test was skipped, xfailed, xpassed or deselected (by `-k`, `-m`, `--deselect`, `--lf`, on the
-command line or through `PYTEST_ADDOPTS`), or when pytest was given paths instead of the `testpaths`
-of pyproject.toml: a test that did not run proves nothing. Locally these stay what they are, and a
-skip says how to enable its test. `tests/test_ci_rules.py` runs pytest on small suites to prove it.
+command line or through `PYTEST_ADDOPTS`), when pytest was given paths instead of the `testpaths` of
+pyproject.toml, or only collected: a test that did not run proves nothing. Locally these stay what
+they are, and a skip says how to enable its test. `tests/test_ci_rules.py` runs pytest on small suites
+to prove it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class CiRules:
                  for outcome, ids in self.not_run.items() if ids]
         if self.config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
             found.append(f"pytest was given {' '.join(self.config.args)!r} instead of running its testpaths")
+        if self.config.option.collectonly:
+            found.append("--collect-only ran no test")
         return found
 
     @pytest.hookimpl(tryfirst=True)

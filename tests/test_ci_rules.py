@@ -93,6 +93,7 @@ MODULE_SKIP = "#module\npytest.skip('whole module', allow_module_level=True)\n"
     pytest.param("", ("suite/test_sample.py::test_one",), "",
                  "pytest was given 'suite/test_sample.py::test_one' instead of running its testpaths",
                  id="explicit-path"),
+    pytest.param("", ("--collect-only",), "", "--collect-only ran no test", id="--collect-only"),
 ])
 def test_in_ci_a_test_that_did_not_plainly_run_fails_the_run_naming_it(
         tmp_path: Path, extra: str, args: tuple[str, ...], addopts: str, expected: str) -> None:
