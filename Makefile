@@ -28,7 +28,10 @@ endif
 # dev's stack lives in the local backend and is created on first use, as `make up` does.
 SELECT_DEV = $(if $(filter dev,$(STACK)),mkdir -p .pulumi-state && pulumi stack select --create dev &&)
 
-.PHONY: help venv lint test render validate bench up down preview deploy destroy
+# What mypy checks (pyproject.toml says how strictly); .pre-commit-config.yaml runs `make lint` too.
+MYPY_PATHS := apps/collector/src platform/event_platform policy/event_platform_policies
+
+.PHONY: help venv lint test renovate-check render validate bench up down preview deploy destroy
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -41,7 +44,7 @@ $(VENV)/.installed: requirements.txt apps/collector/requirements.txt apps/collec
 
 venv: $(VENV)/.installed ## create .venv and install the pinned packages
 
-test: venv ## run every test: config, resource graph, render + schemas, policies, the collector
+test: venv lint ## lint and types, then every test: config, resource graph, render + schemas, policies, the collector
 	$(PY) -m pytest
 
 render: venv ## write every object of STACK as YAML into OUT (default rendered/STACK)
@@ -71,4 +74,12 @@ destroy: ## pulumi destroy of STACK (protected data stops it: docs/data-and-secr
 
 lint: venv ## ruff and mypy (strict on the collector, standard on the program and the policy pack)
 	$(PY) -m ruff check .
-	$(PY) -m mypy apps/collector/src platform/event_platform policy/event_platform_policies
+	$(PY) -m mypy $(MYPY_PATHS)
+
+# Renovate's own validator, at the version pinned in .ci/renovate (with the Node.js it needs).
+RENOVATE_TOOLS := .ci/renovate
+renovate-check: venv ## renovate.json through Renovate's validator and its own dependency extraction
+	npm ci --prefix $(RENOVATE_TOOLS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	RENOVATE_CONFIG_FILE=renovate.json $(RENOVATE_TOOLS)/node_modules/.bin/node \
+	  $(RENOVATE_TOOLS)/node_modules/renovate/dist/config-validator.js --strict
+	$(PY) $(RENOVATE_TOOLS)/check_extraction.py

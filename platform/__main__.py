@@ -4,6 +4,7 @@ Pulumi runs this file with `platform/` on sys.path (this folder is not a Python 
 `platform/__init__.py` would shadow the standard library's `platform` module)."""
 
 import pulumi
+
 from event_platform import config, stack
 
 try:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from event_platform.components import observability
 from harness import STACKS, in_ci, stack_config
 from live import rendered_documents

@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 import yaml
+
 from event_platform.alerts.collector_rules import collector_rule_groups
 from harness import in_ci
 

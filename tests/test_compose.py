@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft7Validator
+
 from collector.settings import Settings
 from event_platform import versions
 from event_platform.components.collector import CONTRACT
 from event_platform.components.collector_image import COLLECTOR_SOURCE
 from harness import REPO_ROOT, shared_path
-from jsonschema import Draft7Validator
 
 COMPOSE = REPO_ROOT / "compose.yaml"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from event_platform import versions
 from harness import REPO_ROOT, STACKS, stack_config
 

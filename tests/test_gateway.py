@@ -464,7 +464,7 @@ def test_the_stack_with_the_demo_routes_passes_validate_manifests(name: str, dem
     assert "kind: HTTPRoute" in (tmp_path / "demo.yaml").read_text()
     run = subprocess.run([sys.executable, str(tools / "validate-manifests"), "--k8s-version",
                           stack_config(name).cluster.kubernetes_version, "--crd-dir", str(schemas), str(tmp_path)],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert run.returncode == 0 and run.stdout.strip().endswith(" 0 failed"), run.stdout + run.stderr
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from event_platform import config, offline
 from event_platform.components.collector_image import source_tag
 from harness import stack_config
@@ -98,5 +99,6 @@ def test_a_promoted_image_needs_a_tag_that_can_be_a_label_and_a_digest(value: st
 
 def _prod_mapping() -> dict:
     import yaml
+
     from harness import REPO_ROOT
     return yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from event_platform import config, offline, render
 from harness import shared_path, stack_config
 

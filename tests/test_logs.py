@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from event_platform.components import observability
 from harness import stack_config
 from live import Collector, drive_load, rendered_documents

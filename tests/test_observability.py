@@ -21,6 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 import yaml
+
 from event_platform import labels, offline, render, stack
 from event_platform.components import app_monitoring, observability
 from event_platform.components.network import Peer, allow_ingress

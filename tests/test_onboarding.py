@@ -15,6 +15,7 @@ import sys
 
 import pytest
 import yaml
+
 from event_platform import config, labels, offline
 from event_platform.stack import served_hostnames
 from event_platform_policies import RESOURCE_POLICIES, STACK_POLICIES

@@ -8,6 +8,7 @@ import copy
 
 import pytest
 import yaml
+
 from event_platform import config
 from harness import REPO_ROOT
 

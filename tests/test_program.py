@@ -10,9 +10,10 @@ import runpy
 import pulumi
 import pytest
 import yaml
+from pulumi.runtime.config import set_all_config
+
 from event_platform import offline
 from harness import REPO_ROOT, STACKS, stack_config
-from pulumi.runtime.config import set_all_config
 
 MAIN = REPO_ROOT / "platform" / "__main__.py"
 

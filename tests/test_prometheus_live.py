@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
 from live import Collector, drive_load, free_port, rendered_documents, wait_for
 
 STACK = "dev"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import yaml
+
 from event_platform import offline, render
 from harness import stack_config
 

@@ -52,7 +52,7 @@ def test_the_rendered_stack_passes_validate_manifests_with_no_failure(stack: str
     crds = shared_path("EVENT_PLATFORM_CRD_SCHEMAS", "the upstream CRD schemas")
     version = stack_config(stack).cluster.kubernetes_version
     run = subprocess.run([sys.executable, str(tools / "validate-manifests"), "--k8s-version", version,
-                          "--crd-dir", str(crds), str(rendered[stack])], capture_output=True, text=True)
+                          "--crd-dir", str(crds), str(rendered[stack])], capture_output=True, text=True, check=False)
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
     assert run.returncode == 0 and summary.endswith(" 0 failed"), run.stdout + run.stderr
 
@@ -72,7 +72,7 @@ def test_every_helm_releases_values_pass_check_helm_values(recordings, tmp_path)
             values_file = tmp_path / f"{stack}-{release.inputs['name']}.yaml"
             values_file.write_text(yaml.safe_dump(offline.redact(release.inputs.get("values") or {})))
             run = subprocess.run([sys.executable, str(tools / "check-helm-values"), chart, str(values_file),
-                                  "--charts-dir", str(charts)], capture_output=True, text=True)
+                                  "--charts-dir", str(charts)], capture_output=True, text=True, check=False)
             if run.returncode != 0:
                 failures.append(f"{stack} {release.inputs['name']} ({chart}):\n{run.stdout}{run.stderr}")
     assert not failures, "\n".join(failures)

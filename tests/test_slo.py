@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from collector import metrics as collector_metrics
 from event_platform import config
 from event_platform.alerts.collector_rules import collector_rule_groups

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 import yaml
+from starlette.routing import Route
+
 from collector.app import EVENTS_PATH, LIVENESS_PATH, METRICS_PATH, OPENAPI_PATH, READINESS_PATH, create_app
 from collector.settings import Settings
 from event_platform import labels, offline, render
@@ -17,7 +19,6 @@ from event_platform.components import collector as collector_component
 from event_platform.components.web_service import WebService, WebServiceArgs, version_label
 from event_platform.config import CanaryConfig
 from harness import shared_path, stack_config
-from starlette.routing import Route
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 """Kubernetes label value syntax (apimachinery validation.IsValidLabelValue), at most 63 characters."""

@@ -409,7 +409,8 @@ class LokiConfig(Model):
     @model_validator(mode="after")
     def _whole_days(self) -> LokiConfig:
         # Loki deletes whole index tables (24h each): retention must be a multiple of a day.
-        amount, unit = int(re.match(r"[0-9]+", self.retention).group()), self.retention.lstrip("0123456789")
+        unit = self.retention.lstrip("0123456789")
+        amount = int(self.retention.removesuffix(unit))
         hours = amount * {"ms": 0, "s": 0, "m": 0, "h": 1, "d": 24, "w": 168, "y": 8760}[unit]
         if unit in ("ms", "s", "m") or hours == 0 or hours % 24:
             raise ValueError(f"loki.retention {self.retention}: expected whole days, e.g. 7d, 14d or 2w")
@@ -910,7 +911,7 @@ def _describe(err: ValidationError) -> list[str]:
         value = e.get("input")
         shown = "[secret]" if "password" in key.lower() or isinstance(value, _OfflineSecret) else repr(value)
         if kind == "extra_forbidden":
-            lines.append(f"{key}: unknown key (value {shown}); expected one of: {_allowed_keys(e, err)}")
+            lines.append(f"{key}: unknown key (value {shown}); expected one of: {_allowed_keys(dict(e), err)}")
         elif kind == "missing":
             lines.append(f"{key}: required key is missing")
         else:

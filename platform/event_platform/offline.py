@@ -219,7 +219,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.recording = recording
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         inputs = _mark_secrets(rpc.deserialize_properties(request.object)) if request.type != \
             "pulumi:pulumi:Stack" else {}

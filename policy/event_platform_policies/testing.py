@@ -12,8 +12,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, \
-    StackValidationPolicy
+from pulumi_policy import (
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 UNKNOWN = UNKNOWN_STRING_VALUE
@@ -42,8 +47,12 @@ def check_resource_in_preview(policy: ResourceValidationPolicy, resource_type: s
                                   urn_of(resource_type, name), name, opts=None, provider=None,  # type: ignore[arg-type]
                                   config=dict(config or {}))
     messages: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        messages.append(message)
+
     try:
-        result = policy.validate(args, lambda message, urn=None: messages.append(message))
+        result = policy.validate(args, report)
     except UnknownValueError as unknown:
         return messages, unknown
     assert result is None, "the pack's validations are synchronous"
@@ -65,8 +74,11 @@ def check_stack(policy: StackValidationPolicy, resources: Sequence[PolicyResourc
                 config: Mapping[str, Any] | None = None) -> list[tuple[str, str | None]]:
     """The `(message, urn)` violations `policy` reports for a whole stack."""
     violations: list[tuple[str, str | None]] = []
-    result = policy.validate(StackValidationArgs(list(resources), dict(config or {})),
-                             lambda message, urn=None: violations.append((message, urn)))
+
+    def report(message: str, urn: str | None = None) -> None:
+        violations.append((message, urn))
+
+    result = policy.validate(StackValidationArgs(list(resources), dict(config or {})), report)
     assert result is None, "the pack's validations are synchronous"
     return violations
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 JSON = {"content-type": "application/json"}
 
@@ -60,6 +61,8 @@ async def post_until(
     await asyncio.gather(*(worker(index) for index in range(workers)))
 
 
+# Real load on a real server: under a loaded CI machine this takes minutes, not the default 120 s.
+@pytest.mark.timeout(300)
 async def test_every_acknowledged_event_survives_sigkill(spawn_server, postgres_url, pg_schema, read_stored_ids):
     """If this fails, the service acknowledges events before they are committed: a crash loses them."""
     server = spawn_server({"DATABASE_URL": postgres_url, "DATABASE_SCHEMA": pg_schema})
@@ -87,6 +90,7 @@ async def test_every_acknowledged_event_survives_sigkill(spawn_server, postgres_
     assert not [failure for failure in failures if failure.startswith(("4", "5"))], failures[:5]
 
 
+@pytest.mark.timeout(300)  # as above
 async def test_sigterm_under_load_drains_with_zero_failed_requests(
     spawn_server, postgres_url, pg_schema, read_stored_ids
 ):
@@ -108,7 +112,11 @@ async def test_sigterm_under_load_drains_with_zero_failed_requests(
     straggler: list[httpx.Response] = []
 
     async def terminate_under_load() -> None:
+        # Bounded: a server that fails or crashes never acknowledges 1000 events, and the load ends.
+        deadline = time.monotonic() + 60
         while len(acked) < 1000:
+            if load.done() or time.monotonic() > deadline:
+                raise AssertionError(f"{len(acked)} of 1000 events acknowledged; {failures[:3]}\n{server.log()}")
             await asyncio.sleep(0.01)
         server.signal(signal.SIGTERM)
         async with httpx.AsyncClient(base_url=server.url, timeout=5) as probe:

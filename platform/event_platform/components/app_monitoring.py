@@ -170,6 +170,7 @@ class AppMonitoring(pulumi.ComponentResource):
         metadata = {"name": app, "namespace": ns, "labels": labels.common(app, "monitoring")}
         self.service_monitor = self.pod_monitor = None
         if args.monitor_kind == "ServiceMonitor":
+            assert args.service is not None  # checked by AppMonitoringArgs
             self.monitor = self.service_monitor = k8s.apiextensions.CustomResource(
                 f"{name}-service-monitor",
                 api_version=MONITORING_API, kind="ServiceMonitor", metadata=metadata,

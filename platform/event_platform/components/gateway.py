@@ -259,6 +259,7 @@ class Gateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace, self.crds, self.controller]))
 
         if tls is not None:
+            assert self.cert_manager is not None and self.certificate_secret is not None  # set above when tls is on
             # Declared through the provider's own object list (yaml/v2 ConfigGroup), not CustomResource:
             # no cert-manager CRD schema is available to validate them here. docs/gateway.md, "Decisions".
             self.issuer = k8s.yaml.v2.ConfigGroup(

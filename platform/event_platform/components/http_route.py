@@ -88,7 +88,7 @@ class HttpRoute(pulumi.ComponentResource):
     """An app's HTTPRoute on the platform Gateway, the HTTP->HTTPS redirect when TLS is on, and the
     NetworkPolicies letting the Gateway's nginx pods reach each backend's pods."""
 
-    route: pulumi.Resource
+    route: k8s.apiextensions.CustomResource
     """The HTTPRoute that forwards to the backends (HTTPS listener with TLS, else HTTP)."""
     redirect: pulumi.Resource | None
     """The HTTPRoute on the HTTP listener answering 301 to https://, when TLS is on."""

@@ -131,6 +131,8 @@ class SecretStore(pulumi.ComponentResource):
         return seeds
 
     def _new_seed(self, key: str, props: Mapping[str, SecretEntry]) -> k8s.core.v1.Secret:
+        namespace = self._args.store_namespace
+        assert namespace is not None  # only the kubernetes store seeds, and __init__ checked it has one
         values = {}
         for prop, entry in sorted(props.items()):
             if entry.generate_length is None:
@@ -141,10 +143,10 @@ class SecretStore(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self)).result
         return k8s.core.v1.Secret(
             f"{self._name}-seed-{key}",
-            metadata={"name": key, "namespace": self._args.store_namespace.metadata.name,
+            metadata={"name": key, "namespace": namespace.metadata.name,
                       "labels": labels.common(key, "secret-seed")},
             type="Opaque", string_data=values,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.store_namespace]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
 
     def external_secret(
         self,

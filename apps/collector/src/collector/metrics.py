@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 
 # The `_created` companion series double the exposition size and nobody graphs them.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
 
 CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
 OTHER_SOURCE = "_other"

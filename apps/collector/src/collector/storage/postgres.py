@@ -126,7 +126,7 @@ class PostgresStore:
             try:
                 async with asyncio.timeout(self._timeout):
                     await pool.close()
-            except (TimeoutError, *UNAVAILABLE_ERRORS):
+            except UNAVAILABLE_ERRORS:  # asyncio.timeout's TimeoutError is an OSError, one of them
                 pool.terminate()
 
     async def _run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]], timeout: float | None = None) -> T:
