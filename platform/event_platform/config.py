@@ -584,7 +584,7 @@ def _describe(err: ValidationError) -> list[str]:
         key = f"{PROJECT}:{'.'.join(loc)}" if loc else f"{PROJECT}"
         kind, msg = e["type"], e["msg"]
         value = e.get("input")
-        shown = "[secret]" if "password" in key.lower() or isinstance(value, _OfflineSecret) else repr(value)
+        shown = "[secret]" if _may_be_secret(e["loc"], value) else repr(value)
         if kind == "extra_forbidden":
             lines.append(f"{key}: unknown key (value {shown}); expected one of: {_allowed_keys(e, err)}")
         elif kind == "missing":
@@ -595,6 +595,42 @@ def _describe(err: ValidationError) -> list[str]:
                 expected = f"expected {expected}"
             lines.append(f"{key}: got {shown}; {expected}")
     return lines
+
+
+_SECRET_NAME = re.compile(r"pass|pwd|token|secret|key|credential|auth", re.IGNORECASE)
+"""Key names that say, or may say, the value is secret. `key` also catches `secretKey`-style names
+that only name a store entry: redacting a harmless value costs a hint, showing a secret costs a leak."""
+
+
+def _may_be_secret(loc: tuple[Any, ...], value: Any) -> bool:
+    """May the value of an error at `loc` be secret? Yes when it holds a `secure:` value or a key named
+    like a secret at any depth, when any key on its path is named like one, or when the model holding
+    it has a secret field (an unknown `passwrd` beside `password` is a misspelt password)."""
+    if _holds_secret(value) or any(_SECRET_NAME.search(str(part)) for part in loc):
+        return True
+    annotation: Any = PlatformConfig
+    for part in loc[:-1]:
+        annotation = _step(annotation, part)
+    model = _as_model(annotation)
+    return model is not None and any(_SECRET_NAME.search(name) or _is_secret_type(f.annotation)
+                                     for name, f in model.model_fields.items())
+
+
+def _is_secret_type(annotation: Any) -> bool:
+    import typing
+
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def _holds_secret(value: Any) -> bool:
+    """Is `value` a `secure:` placeholder, or does it contain one or a key named like a secret?"""
+    if isinstance(value, _OfflineSecret):
+        return True
+    if isinstance(value, dict):
+        return any(_SECRET_NAME.search(str(k)) or _holds_secret(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _allowed_keys(error: dict, err: ValidationError) -> str:

@@ -63,11 +63,17 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
     return tuple(specs)
 
 
-def served_hostnames(cfg: PlatformConfig) -> tuple[str, ...]:
-    """Every hostname the stack serves through the Gateway (the TLS certificate names exactly these)."""
+def served_hostnames(cfg: PlatformConfig) -> dict[str, str]:
+    """Every hostname the stack serves through the Gateway, with the one namespace whose routes may
+    serve it: each collector environment its own namespace, Grafana the monitoring namespace."""
     grafana = cfg.observability.grafana_hostname or f"grafana.{cfg.gateway.domain}"
-    names = [env.hostname for env in cfg.collector.environments.values()] + [grafana]
-    return tuple(dict.fromkeys(names))
+    owners: dict[str, str] = {}
+    for host, namespace in [*((env.hostname, name) for name, env in cfg.collector.environments.items()),
+                            (grafana, cfg.namespaces.platform.monitoring)]:
+        if owners.setdefault(host, namespace) != namespace:
+            raise ValueError(f"hostname {host} is claimed by namespaces {owners[host]} and {namespace}; "
+                             "expected one owner per hostname")
+    return owners
 
 
 DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
