@@ -151,7 +151,8 @@ def test_a_secure_value_in_the_wrong_place_is_refused_without_echoing_it(tmp_pat
 
 
 @pytest.mark.parametrize("key, value", [
-    ("passwrd", "hunter2-typo"),          # a misspelt secret beside a secret field
+    ("passwrd", "hunter2-typo"),          # a misspelt secret, still named like one
+    ("pw", "hunter2-pw"),                 # an unknown key beside a secret field: may be a misspelt password
     ("password", 424242),                 # a secret field with an invalid (non-string) value
     ("extra", {"apiToken": "tok-123"}),   # an unknown key holding a secret-named key, one level down
 ])
@@ -161,7 +162,7 @@ def test_no_error_under_the_registry_shows_a_value_that_may_be_secret(key: str, 
     message = error_for("dev", lambda c: c["event-platform:collector"]["registry"].update({key: value}))
     assert f"event-platform:collector.registry.{key}:" in message
     assert "[secret]" in message
-    for shown in ("hunter2", "424242", "tok-123"):
+    for shown in ("hunter2", "424242", "tok-123"):  # "hunter2" also covers "hunter2-pw"
         assert shown not in message
 
 

@@ -181,8 +181,12 @@ class AppNamespaceConfig(Model):
     limits: LimitRangeConfig = LimitRangeConfig()
     """Omitted: the LimitRangeConfig defaults."""
     developer_groups: tuple[str, ...] = ()
-    """Groups (from the cluster's authenticator) bound to the `developer` role: deploy, no Secrets.
-    Omitted: nobody."""
+    """Groups (from the cluster's authenticator) bound to the `developer` role. Omitted: nobody."""
+    developer_access: Literal["edit", "operate"] = "edit"
+    """What the `developer` role may do (docs/tenancy.md has the access matrix). `edit`: deploy and
+    change workloads directly, which includes reading every Secret a pod of the namespace can mount.
+    `operate`: read, logs and restarting pods through the eviction API; changes go through `pulumi up`,
+    and no Secret is reachable. Omitted: edit (set `operate` for production)."""
     viewer_groups: tuple[str, ...] = ()
     """Groups bound to the read-only `viewer` role. Omitted: nobody."""
 
