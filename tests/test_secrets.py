@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from event_platform import config, offline, versions
 from event_platform.components import secrets as secrets_component
 from event_platform.config import (
