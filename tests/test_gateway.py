@@ -449,10 +449,12 @@ def test_the_flow_is_declared_from_the_nginx_pods_ngf_provisions_for_the_gateway
 
 
 def test_no_network_policy_is_declared_for_a_backend_that_names_no_pods(demo) -> None:
-    """In a namespace that is not default-deny (monitoring), a policy would isolate the pods and cut
-    their other flows (Prometheus scraping Grafana)."""
+    """A backend without pod labels (the demo UI in monitoring) gets no `-from-gateway` policy: the
+    namespace's own policies decide (platform_network opens exactly Grafana to the Gateway)."""
     rec = demo["prod"][0]
-    assert not rec.objects("NetworkPolicy", stack_config("prod").namespaces.platform.monitoring)
+    names = {p.k8s_name for p in rec.objects("NetworkPolicy", stack_config("prod").namespaces.platform.monitoring)}
+    assert not {n for n in names if n.startswith("demo-ui")}
+    assert "allow-data-plane-to-grafana" in names
 
 
 # ------------------------------------------------------------------------------------------- TLS

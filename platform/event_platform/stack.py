@@ -13,7 +13,9 @@ from event_platform.components.collector import APP as COLLECTOR_APP
 from event_platform.components.collector import Collector, CollectorArgs
 from event_platform.components.collector_image import CollectorImage, CollectorImageArgs
 from event_platform.components.gateway import Gateway, GatewayArgs
+from event_platform.components.network import Peer
 from event_platform.components.observability import Observability, ObservabilityArgs
+from event_platform.components.platform_network import PlatformNetwork, PlatformNetworkArgs
 from event_platform.components.postgres import PostgresOperator, PostgresOperatorArgs
 from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from event_platform.components.redis import Redis, RedisArgs
@@ -36,6 +38,8 @@ class Platform:
     """One Redis per app environment, by environment name."""
     gateway: Gateway
     observability: Observability
+    platform_network: PlatformNetwork
+    """Default deny and the needed flows in every platform namespace."""
     collector_image: CollectorImage
     collectors: dict[str, Collector]
     """The collector in every app environment, by environment name."""
@@ -116,6 +120,14 @@ def build(cfg: PlatformConfig) -> Platform:
         config=cfg.observability, namespace=tenancy.platform[cfg.namespaces.platform.monitoring],
         namespace_name=cfg.namespaces.platform.monitoring, secrets=secrets, gateway=gateway,
         cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class))
+    names = cfg.namespaces.platform
+    roles = {"gateway": names.gateway, "monitoring": names.monitoring, "databases": names.databases,
+             "secrets": names.secrets}
+    if names.cert_manager in tenancy.platform:
+        roles["cert_manager"] = names.cert_manager
+    platform_network = PlatformNetwork("platform-network", PlatformNetworkArgs(
+        namespaces=tenancy.platform, roles=roles, data_plane=gateway.data_plane_peer,
+        prometheus=Peer(namespace=names.monitoring, pod_labels=observability.prometheus_pod_labels)))
     # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
     postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
                                                       crd_dependencies=(observability.release,))
@@ -129,7 +141,8 @@ def build(cfg: PlatformConfig) -> Platform:
         for env, app_ns in tenancy.apps.items()}
     return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,
-                    observability=observability, collector_image=image, collectors=collectors)
+                    observability=observability, platform_network=platform_network, collector_image=image,
+                    collectors=collectors)
 
 
 def outputs(platform: Platform) -> dict[str, Any]:
