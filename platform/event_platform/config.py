@@ -383,6 +383,10 @@ class RedisConfig(Model):
     """Volume per Redis pod. Omitted: 1Gi."""
     max_memory: Quantity = "256Mi"
     """Redis's own `maxmemory`; the container limit gets headroom above it. Omitted: 256Mi."""
+    password_rotation: int = Field(default=0, ge=0)
+    """How many times the password was rotated (docs/data-and-secrets.md, "Rotating the Redis
+    password"): raising it rolls Redis, then the collector, onto the store's current password.
+    Omitted: 0 (never rotated)."""
 
 
 # ----------------------------------------------------------------------------------------- secrets

@@ -191,13 +191,16 @@ class Collector(pulumi.ComponentResource):
             "revisionHistoryLimit": 5,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": pod_annotations(self.config_map)},
+                # issue 12: Redis's rotation annotation, so a password rotation rolls these pods too
+                "metadata": {"labels": pod_labels, "annotations": pod_annotations(self.config_map).apply(
+                    lambda found: {**found, **args.redis.client_pod_annotations})},
                 "spec": pod_spec(args, image, track),
             },
         }
         if replicas is not None:
             spec["replicas"] = replicas  # the stable Deployment leaves replicas to its autoscaler
-        deps = [namespace, self.config_map, self.auth_secret, self.service_account,
+        # issue 12 (Redis password rotation): roll after Redis, which accepts both passwords meanwhile
+        deps = [namespace, self.config_map, self.auth_secret, self.service_account, args.redis.statefulset,
                 *([self.pull_secret] if self.pull_secret else [])]
         deployment = k8s.apps.v1.Deployment(
             f"{name}-{track}-deployment",
