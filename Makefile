@@ -19,7 +19,7 @@ export EVENT_PLATFORM_CHART_DATA ?= $(if $(wildcard $(SHARED)/charts),$(abspath 
 # dev keeps its state in a local file backend inside the checkout; prod brings its own backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: help venv lint test render validate bench up down preview deploy destroy
+.PHONY: help venv checkov-venv lint test render validate bench up down preview deploy destroy
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -32,7 +32,17 @@ $(VENV)/.installed: requirements.txt apps/collector/requirements.txt apps/collec
 
 venv: $(VENV)/.installed ## create .venv and install the pinned packages
 
-test: venv ## run every test: config, resource graph, render + schemas, policies, the collector
+# checkov gets its own virtualenv: its dependencies clash with requirements.txt (tests/test_checkov.py).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## create .venv-checkov with the pinned checkov
+
+test: venv checkov-venv ## run every test: config, resource graph, render + schemas, policies, checkov, the collector
 	$(PY) -m pytest
 
 render: venv ## write every object of STACK as YAML into OUT (default rendered/STACK)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from event_platform import config, offline
 from harness import REPO_ROOT, stack_config
 

@@ -29,10 +29,14 @@ from event_platform.components.secrets import SecretEntry, SecretStore
 from event_platform.config import RedisConfig, quantity_bytes
 
 REDIS_PORT = 6379
-REDIS_UID = 999
-"""The image's `redis` user (docker-library redis, alpine variant)."""
+REDIS_UID = 10001
+"""A UID no host account has (checkov CKV_K8S_40: a container escaping as 999 could own a host
+service's files). The image's own `redis` user (999) is not needed: the container runs redis-server
+directly (no entrypoint that switches users), its root filesystem is read-only, and /data is writable
+through `fsGroup`."""
 REDIS_GID = 1000
-"""The image's `redis` group."""
+"""The image's `redis` group; also the volume's group (`fsGroup`), so snapshots written by an earlier
+UID stay readable and replaceable."""
 CONFIG_DIR = "/etc/redis"
 AUTH_DIR = "/etc/redis-auth"
 AUTH_FILE = "auth.conf"
