@@ -306,7 +306,7 @@ def test_the_ownership_check_sees_a_listener_that_admits_a_second_namespace(reco
     gateway = gateway_object(rec)
     old = {**gateway.inputs, "spec": {**gateway.plain["spec"], "listeners": [{
         "name": "https", "protocol": "HTTPS", "port": 443, "allowedRoutes": {"namespaces": {
-            "from": "Selector", "selector": {"matchLabels": {labels.GATEWAY_ROUTES: labels.GATEWAY_ROUTES_ALLOWED}}}}}]}}
+            "from": "Selector", "selector": {"matchLabels": {"event-platform.io/gateway-routes": "allowed"}}}}}]}}
     patched = offline.Recording(stack="prod", resources=[
         offline.Resource(type=r.type, name=r.name, urn=r.urn, parent=r.parent, dependencies=r.dependencies,
                          custom=r.custom, inputs=old if r is gateway else r.inputs) for r in rec])

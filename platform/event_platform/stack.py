@@ -49,10 +49,10 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
     """The platform's own namespaces, each at the least Pod Security level its pods work with."""
     names = cfg.namespaces.platform
     specs = [
-        # gateway: cert-manager's HTTP-01 solver routes live there; monitoring: the Grafana route.
+        # Which namespace may attach routes for which hostname is the Gateway's (served_hostnames).
         PlatformNamespaceSpec(name=names.gateway, purpose="NGINX Gateway Fabric and the platform Gateway",
-                              pod_security="restricted", allow_gateway_routes=True),
-        PlatformNamespaceSpec(name=names.monitoring, pod_security="privileged", allow_gateway_routes=True,
+                              pod_security="restricted"),
+        PlatformNamespaceSpec(name=names.monitoring, pod_security="privileged",
                               purpose="Prometheus stack and log shipping; privileged because node-exporter "
                                       "uses the host's network/PID namespaces and mounts the host's root "
                                       "filesystem (Alloy reads logs through the API, no hostPath)"),

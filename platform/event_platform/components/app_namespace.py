@@ -81,8 +81,6 @@ class AppNamespaceArgs(BaseModel):
 
     config: AppNamespaceConfig
     """Name, quota, limits and RBAC groups of the environment."""
-    allow_gateway_routes: bool = True
-    """Label the namespace so its HTTPRoutes may attach to the platform Gateway. Omitted: True."""
 
 
 class AppNamespace(pulumi.ComponentResource):
@@ -105,8 +103,6 @@ class AppNamespace(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         ns_labels = {**labels.common(cfg.name, "app-namespace"), **pod_security_labels("restricted"),
                      labels.ENVIRONMENT: cfg.name}
-        if args.allow_gateway_routes:
-            ns_labels[labels.GATEWAY_ROUTES] = labels.GATEWAY_ROUTES_ALLOWED
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels}, opts=child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])

@@ -413,8 +413,8 @@ class ObservabilityArgs(BaseModel):
     config: ObservabilityConfig
     """Retention, storage and resources, Grafana's hostname, alert receivers."""
     namespace: k8s.core.v1.Namespace
-    """The platform `monitoring` namespace (from tenancy; PSA privileged for node-exporter, and
-    carrying the Gateway's route opt-in label for Grafana's route)."""
+    """The platform `monitoring` namespace (from tenancy; PSA privileged for node-exporter; the owner
+    of Grafana's hostname on the Gateway)."""
     namespace_name: str
     """metadata.name of `namespace`, needed as plain text in URLs and NetworkPolicies."""
     secrets: SecretStore
