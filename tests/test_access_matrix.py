@@ -16,8 +16,12 @@ DOC = REPO_ROOT / "docs" / "tenancy.md"
 
 def documented_matrix() -> dict[tuple[str, str], dict[str, bool]]:
     """(role, developerAccess) -> capability -> granted, from the table after the access-matrix marker."""
-    text = DOC.read_text().split("<!-- access-matrix", 1)[1]
-    rows = [line for line in text.splitlines() if line.startswith("|")]
+    lines = DOC.read_text().split("<!-- access-matrix", 1)[1].splitlines()[1:]
+    rows = []
+    for line in lines:  # the table right after the marker, up to its first non-table line
+        if not line.startswith("|"):
+            break
+        rows.append(line)
     header = [c.strip() for c in rows[0].strip("|").split("|")]
     assert header[2:] == list(access_matrix.CAPABILITIES), "the doc's columns are the evaluated capabilities"
     out = {}

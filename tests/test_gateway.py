@@ -300,13 +300,14 @@ def test_for_every_served_hostname_exactly_one_namespace_can_attach_the_routes_t
 
 
 def test_the_ownership_check_sees_a_listener_that_admits_a_second_namespace(recordings) -> None:
-    """The check above must be able to fail: the pre-issue-12 listener (no hostname, opt-in label)
-    lets every app namespace and a label-copying stranger attach production's hostname."""
+    """The check above must be able to fail: a listener like the pre-issue-12 one (no hostname, admits
+    by a label the namespaces carry) lets every app namespace and a label-copying stranger attach
+    production's hostname."""
     rec = recordings["prod"]
     gateway = gateway_object(rec)
     old = {**gateway.inputs, "spec": {**gateway.plain["spec"], "listeners": [{
         "name": "https", "protocol": "HTTPS", "port": 443, "allowedRoutes": {"namespaces": {
-            "from": "Selector", "selector": {"matchLabels": {"event-platform.io/gateway-routes": "allowed"}}}}}]}}
+            "from": "Selector", "selector": {"matchLabels": {labels.COMPONENT: "app-namespace"}}}}}]}}
     patched = offline.Recording(stack="prod", resources=[
         offline.Resource(type=r.type, name=r.name, urn=r.urn, parent=r.parent, dependencies=r.dependencies,
                          custom=r.custom, inputs=old if r is gateway else r.inputs) for r in rec])

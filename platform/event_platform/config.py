@@ -641,7 +641,7 @@ def _holds_secret(value: Any) -> bool:
     return False
 
 
-def _allowed_keys(error: dict, err: ValidationError) -> str:
+def _allowed_keys(error: Any, err: ValidationError) -> str:
     """The keys the model at the error's location accepts, for `unknown key` messages."""
     annotation: Any = PlatformConfig
     for part in error["loc"][:-1]:

@@ -87,7 +87,7 @@ class PlatformNetwork(pulumi.ComponentResource):
 
     @staticmethod
     def _baseline(args: PlatformNetworkArgs, ns: str, role: str | None) -> list[tuple[str, dict[str, Any]]]:
-        same_namespace = [{"podSelector": {}}]
+        same_namespace: list[dict[str, Any]] = [{"podSelector": {}}]
         specs: list[tuple[str, dict[str, Any]]] = [
             ("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
             ("allow-dns-egress", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
@@ -115,7 +115,7 @@ class PlatformNetwork(pulumi.ComponentResource):
     @staticmethod
     def _flows(args: PlatformNetworkArgs, ns: str, role: str | None,
                roles: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
-        every_pod = {"namespaceSelector": {}, "podSelector": {}}
+        every_pod: dict[str, Any] = {"namespaceSelector": {}, "podSelector": {}}
         if role == "gateway":
             nginx = {"matchLabels": dict(args.data_plane.pod_labels or {})}
             return [
