@@ -305,7 +305,8 @@ class Gateway(pulumi.ComponentResource):
             self.issuer = k8s.yaml.v2.ConfigGroup(
                 f"{name}-cluster-issuer",
                 objs=[cluster_issuer(tls, gateway_name=args.gateway_name, gateway_namespace=args.namespace_name)],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cert_manager]))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[
+                    r for r in (self.cert_manager,) if r is not None]))
             self.certificate = k8s.yaml.v2.ConfigGroup(
                 f"{name}-certificates",
                 objs=[certificate(name=self.certificate_secrets[h], namespace=args.namespace_name,

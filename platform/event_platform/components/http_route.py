@@ -125,7 +125,7 @@ class HttpRoute(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])))
         self.network_policies = tuple(policies)
 
-        self.register_outputs({"route": self.route.metadata["name"], "listeners": list(self.listeners),
+        self.register_outputs({"route": args.route_name, "listeners": list(self.listeners),
                                "hostnames": list(args.hostnames)})
 
 
