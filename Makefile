@@ -31,7 +31,7 @@ SELECT_DEV = $(if $(filter dev,$(STACK)),mkdir -p .pulumi-state && pulumi stack 
 # What mypy checks (pyproject.toml says how strictly); .pre-commit-config.yaml runs `make lint` too.
 MYPY_PATHS := apps/collector/src platform/event_platform policy/event_platform_policies
 
-.PHONY: help venv lint test renovate-check render validate bench up down preview deploy destroy
+.PHONY: help venv checkov-venv lint test renovate-check render validate bench up down preview deploy destroy
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -44,7 +44,17 @@ $(VENV)/.installed: requirements.txt apps/collector/requirements.txt apps/collec
 
 venv: $(VENV)/.installed ## create .venv and install the pinned packages
 
-test: venv lint ## lint and types, then every test: config, resource graph, render + schemas, policies, the collector
+# checkov gets its own virtualenv: its dependencies clash with requirements.txt (tests/test_checkov.py).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## create .venv-checkov with the pinned checkov
+
+test: venv lint checkov-venv ## lint and types, then every test: config, resource graph, render + schemas, policies, checkov, the collector
 	$(PY) -m pytest
 
 render: venv ## write every object of STACK as YAML into OUT (default rendered/STACK)

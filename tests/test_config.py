@@ -53,7 +53,8 @@ def test_a_wrong_type_names_the_key_the_value_and_the_expected_type() -> None:
 def test_an_unknown_key_is_refused_with_the_keys_that_are_allowed() -> None:
     """A typo must not silently fall back to a default."""
     message = error_for("dev", lambda c: c["event-platform:gateway"].update(serviceTyp="NodePort"))
-    assert message.startswith("Pulumi.dev.yaml: event-platform:gateway.serviceTyp: unknown key")
+    # the value (not secret here) is the hint that tells which line of the file is meant
+    assert message.startswith("Pulumi.dev.yaml: event-platform:gateway.serviceTyp: unknown key (value 'NodePort');")
     assert "expected one of: domain, serviceType," in message
 
 
@@ -132,17 +133,46 @@ def test_several_bad_values_give_one_line_each_and_no_pydantic_dump() -> None:
     assert not any("pydantic" in line or "validation error" in line for line in lines)
 
 
-def test_a_secure_value_is_never_echoed_in_an_error(tmp_path: Path) -> None:
-    """Errors end up in CI logs: a secret in one would leak."""
-    raw = copy.deepcopy(stack_file("dev"))
-    raw["event-platform:collector"]["registry"]["password"] = {"secure": "v1:c2VjcmV0"}
-    raw["event-platform:collector"]["registry"]["passwrd"] = "hunter2-typo"
+def write_stack(tmp_path: Path, raw: dict) -> Path:
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump({"config": raw}))
+    return path
+
+
+def test_a_secure_value_in_the_wrong_place_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    """Errors end up in CI logs. A `secure:` value where an integer belongs is invalid, so its
+    (placeholder) value would be printed if redaction failed: this test fails if errors print raw values."""
+    raw = copy.deepcopy(stack_file("dev"))
+    raw["event-platform:postgres"]["instances"] = {"secure": "v1:c2VjcmV0"}
     with pytest.raises(config.ConfigError) as caught:
-        config.load_stack_file(path)
-    assert "passwrd: unknown key" in str(caught.value)
-    assert "v1:c2VjcmV0" not in str(caught.value)
+        config.load_stack_file(write_stack(tmp_path, raw))
+    message = str(caught.value)
+    assert message == "Pulumi.dev.yaml: event-platform:postgres.instances: got [secret]; " \
+                      "expected a valid integer, unable to parse string as an integer"
+
+
+@pytest.mark.parametrize("key, value", [
+    ("passwrd", "hunter2-typo"),          # a misspelt secret, still named like one
+    ("pw", "hunter2-pw"),                 # an unknown key beside a secret field: may be a misspelt password
+    ("password", 424242),                 # a secret field with an invalid (non-string) value
+    ("extra", {"apiToken": "tok-123"}),   # an unknown key holding a secret-named key, one level down
+])
+def test_no_error_under_the_registry_shows_a_value_that_may_be_secret(key: str, value: object) -> None:
+    """`registry.passwrd: unknown key (value 'hunter2-typo')` leaked a password into CI logs (issue 12,
+    item 6): a value that is, or may be, secret is shown as [secret] whatever the error."""
+    message = error_for("dev", lambda c: c["event-platform:collector"]["registry"].update({key: value}))
+    assert f"event-platform:collector.registry.{key}:" in message
+    assert "[secret]" in message
+    for shown in ("hunter2", "424242", "tok-123"):  # "hunter2" also covers "hunter2-pw"
+        assert shown not in message
+
+
+def test_an_unknown_key_named_like_a_secret_is_not_echoed_anywhere_in_the_file() -> None:
+    """A secret-named key (token, key, secret, password) in a section with no secret field is still
+    redacted: the name says what the value is."""
+    message = error_for("dev", lambda c: c["event-platform:gateway"].update(apiToken="tok-abc"))
+    assert "event-platform:gateway.apiToken: unknown key (value [secret])" in message
+    assert "tok-abc" not in message
 
 
 def test_a_secure_value_offline_becomes_a_secret_placeholder(tmp_path: Path) -> None:

@@ -349,11 +349,12 @@ def test_the_redis_url_secret_comes_from_an_external_secret_template(recording) 
     for env in envs(recording):
         es = recording.object("ExternalSecret", "redis-auth", env)
         spec = es.plain["spec"]
-        assert [d["secretKey"] for d in spec["data"]] == ["password"]
+        assert [d["secretKey"] for d in spec["data"]] == ["password", "previous"]  # issue 12: rotation
         template = spec["target"]["template"]["data"]
         assert template["url"] == f"redis://:{{{{ .password }}}}@redis.{env}.svc:6379/0"
         assert template["password"] == "{{ .password }}"
-        assert template[redis_component.AUTH_FILE] == "requirepass {{ .password }}\n"
+        assert template[redis_component.AUTH_FILE] == \
+            "user default on resetpass >{{ .password }} >{{ .previous }} ~* &* +@all\n"
         assert recording.depends_on(recording.object("StatefulSet", "redis", env), es)
 
 

@@ -17,6 +17,8 @@ import pulumi_kubernetes as k8s
 import pytest
 from pydantic import ValidationError
 
+import flow_matrix
+import gateway_ownership as ownership
 from event_platform import labels, offline, render, stack, versions
 from event_platform.components import gateway as gateway_component
 from event_platform.components.gateway import GATEWAY_NAME_LABEL, Gateway, GatewayArgs
@@ -252,36 +254,76 @@ def test_the_stacks_are_exposed_as_the_issue_asks() -> None:
 
 
 # ------------------------------------------------------------------------------------- listeners
-def test_the_https_listener_exists_exactly_when_the_stack_asks_for_tls(recording) -> None:
-    """Without TLS there is no certificate to serve; with it, plain HTTP stays for redirects and
-    ACME HTTP-01 challenges."""
-    tls = stack_config(recording.stack).gateway.tls
+def test_every_served_hostname_has_its_own_listeners_and_https_exactly_when_the_stack_asks_for_tls(recording) -> None:
+    """Without TLS there is no certificate to serve; with it, plain HTTP stays for redirects and ACME
+    HTTP-01 challenges. A listener without a hostname would let any admitted route claim any name."""
+    cfg = stack_config(recording.stack)
     found = listeners(recording)
-    assert found["http"]["protocol"] == "HTTP" and found["http"]["port"] == 80
-    if tls is None:
-        assert set(found) == {"http"}
-    else:
-        assert set(found) == {"http", "https"}
-        https = found["https"]
-        assert (https["protocol"], https["port"], https["tls"]["mode"]) == ("HTTPS", 443, "Terminate")
+    owners = stack.served_hostnames(cfg)
+    assert all(x.get("hostname") for x in found.values()), "a listener without hostname serves every name"
+    expected = {(f"http-{h.replace('.', '-')}", "HTTP", 80, h) for h in owners}
+    if cfg.gateway.tls is not None:
+        expected |= {(f"https-{h.replace('.', '-')}", "HTTPS", 443, h) for h in owners}
+    assert {(n, x["protocol"], x["port"], x["hostname"]) for n, x in found.items()} == expected
+    for x in found.values():
+        if x["protocol"] == "HTTPS":
+            assert x["tls"]["mode"] == "Terminate"
 
 
-def test_every_listener_admits_routes_only_from_namespaces_that_opted_in(recording) -> None:
-    """A route from a namespace nobody vetted must not be able to claim a hostname."""
+def test_every_listener_admits_routes_from_exactly_one_namespace_by_its_name(recording) -> None:
+    """The selector is on `kubernetes.io/metadata.name`, which only the API server sets: a label a
+    namespace admin can copy would let a second namespace claim the hostname."""
+    gateway_ns = stack_config(recording.stack).namespaces.platform.gateway
     for listener in listeners(recording).values():
         allowed = listener["allowedRoutes"]
-        assert allowed["namespaces"] == {"from": "Selector", "selector": {
-            "matchLabels": {labels.GATEWAY_ROUTES: labels.GATEWAY_ROUTES_ALLOWED}}}
         assert allowed["kinds"] == [{"group": GATEWAY_GROUP, "kind": "HTTPRoute"}]
+        assert allowed["namespaces"]["from"] == "Selector"
+        assert list(allowed["namespaces"]["selector"]) == ["matchLabels"]
+        assert list(allowed["namespaces"]["selector"]["matchLabels"]) == [labels.NAMESPACE_NAME]
+        assert len(ownership.admitted_namespaces(listener, gateway_ns, ownership.namespace_labels(recording))) == 1
 
 
-def test_app_namespaces_and_the_gateway_and_monitoring_namespaces_carry_the_opt_in_label(recording) -> None:
-    """App routes, the Grafana route (monitoring) and cert-manager's solver routes (gateway namespace)
-    must be admitted; the operators' namespaces need no route."""
+def test_for_every_served_hostname_exactly_one_namespace_can_attach_the_routes_that_serve_it(recording) -> None:
+    """Issue 12, item 1: a route in `staging` for `events.example.com` with a more specific match took
+    production's requests. The Gateway itself must refuse it: on the listeners that serve content
+    (HTTPS with TLS, else HTTP) only the owning namespace attaches; with TLS, plain HTTP belongs to the
+    Gateway's namespace (the platform's redirects and cert-manager's solver routes), never to a tenant."""
     cfg = stack_config(recording.stack)
-    opted = {ns.k8s_name for ns in recording.objects("Namespace")
-             if (ns.metadata.get("labels") or {}).get(labels.GATEWAY_ROUTES) == labels.GATEWAY_ROUTES_ALLOWED}
-    assert opted == {*cfg.namespaces.app_names, cfg.namespaces.platform.gateway, cfg.namespaces.platform.monitoring}
+    gateway_ns = cfg.namespaces.platform.gateway
+    for hostname, owner in stack.served_hostnames(cfg).items():
+        if cfg.gateway.tls is None:
+            assert ownership.attachable(recording, hostname) == {owner}, hostname
+        else:
+            assert ownership.attachable(recording, hostname, "HTTPS") == {owner}, hostname
+            assert ownership.attachable(recording, hostname, "HTTP") == {gateway_ns}, hostname
+    assert not ownership.attachable(recording, f"stray.{cfg.gateway.domain}"), \
+        "a hostname the stack does not serve must be attachable by nobody"
+
+
+def test_the_ownership_check_sees_a_listener_that_admits_a_second_namespace(recordings) -> None:
+    """The check above must be able to fail: a listener like the pre-issue-12 one (no hostname, admits
+    by a label the namespaces carry) lets every app namespace and a label-copying stranger attach
+    production's hostname."""
+    rec = recordings["prod"]
+    gateway = gateway_object(rec)
+    old = {**gateway.inputs, "spec": {**gateway.plain["spec"], "listeners": [{
+        "name": "https", "protocol": "HTTPS", "port": 443, "allowedRoutes": {"namespaces": {
+            "from": "Selector", "selector": {"matchLabels": {labels.COMPONENT: "app-namespace"}}}}}]}}
+    patched = offline.Recording(stack="prod", resources=[
+        offline.Resource(type=r.type, name=r.name, urn=r.urn, parent=r.parent, dependencies=r.dependencies,
+                         custom=r.custom, inputs=old if r is gateway else r.inputs) for r in rec])
+    assert {"staging", "production", ownership.ATTACKER_NAMESPACE} <= ownership.attachable(patched, "events.example.com")
+
+
+def test_the_gateway_serves_at_most_the_listeners_the_gateway_api_allows() -> None:
+    """The CRD caps `spec.listeners` at 64: more hostnames than that must fail in the program, not at
+    apply time."""
+    gw = GatewayConfig(domain="example.com", tls=TlsConfig(issuer="self-signed"))
+    hosts = {f"h{i}.example.com": "apps" for i in range(33)}
+    with pytest.raises(ValidationError, match="33 hostnames need 66 listeners; the Gateway API allows at most 64"):
+        GatewayArgs(config=gw, namespace=k8s.core.v1.Namespace.__new__(k8s.core.v1.Namespace),
+                    namespace_name="gateway", cert_manager_namespace=k8s.core.v1.Namespace.__new__(
+                        k8s.core.v1.Namespace), hostnames=hosts)
 
 
 # ---------------------------------------------------------------------------------------- routes
@@ -300,16 +342,19 @@ def test_every_route_names_the_platform_gateway_and_a_listener_that_admits_it(de
             assert ref["sectionName"] in found, f"{route.k8s_name}: no listener {ref['sectionName']!r}"
             assert admits(found[ref["sectionName"]], gateway.namespace, route, rec), \
                 f"{route.namespace}/{route.k8s_name} is not admitted by listener {ref['sectionName']}"
+            assert found[ref["sectionName"]]["hostname"] in route.plain["spec"]["hostnames"]
 
 
-def test_the_admission_check_rejects_a_namespace_without_the_opt_in_label(demo) -> None:
-    """The check above must be able to fail: a route in the CloudNativePG namespace is not admitted."""
-    rec = demo["dev"][0]
+def test_the_admission_check_rejects_a_route_from_a_namespace_that_does_not_own_the_hostname(demo) -> None:
+    """The check above must be able to fail: the demo route moved to another app namespace (staging
+    taking production's hostname) is not admitted."""
+    rec = demo["prod"][0]
     route = next(r for r in routes(rec) if r.k8s_name == "demo")
     stray = offline.Resource(type=route.type, name="stray", urn="stray", parent=None, dependencies=(),
-                             custom=True, inputs={**route.inputs, "metadata": {
-                                 "name": "stray", "namespace": stack_config("dev").namespaces.platform.databases}})
-    assert not admits(listeners(rec)["http"], gateway_object(rec).namespace, stray, rec)
+                             custom=True, inputs={**route.inputs, "metadata": {"name": "stray", "namespace": "production"}})
+    (ref,) = route.plain["spec"]["parentRefs"]
+    assert route.namespace == "staging"
+    assert not admits(listeners(rec)[ref["sectionName"]], gateway_object(rec).namespace, stray, rec)
 
 
 def test_a_weighted_route_sends_each_backend_its_share(demo_recording) -> None:
@@ -321,23 +366,34 @@ def test_a_weighted_route_sends_each_backend_its_share(demo_recording) -> None:
     assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/demo"}}]
 
 
-def test_with_tls_routes_serve_https_and_plain_http_answers_with_a_redirect(demo_recording) -> None:
-    """With TLS, an app must not also be served in clear text; without TLS, plain HTTP serves it."""
-    rec = demo_recording
-    tls = stack_config(rec.stack).gateway.tls
+@pytest.mark.parametrize("stack_name", ["dev"])
+def test_without_tls_routes_serve_plain_http_and_nothing_redirects(stack_name: str, demo) -> None:
+    """Without TLS the app's route is on its hostname's HTTP listener, and no redirect exists."""
+    rec = demo[stack_name][0]
     route = rec.object("HTTPRoute", "demo")
-    assert [p["sectionName"] for p in route.plain["spec"]["parentRefs"]] == ["https" if tls else "http"]
-    redirects = [r for r in routes(rec) if r.k8s_name == "demo-redirect"]
-    if tls is None:
-        assert not redirects
-        return
-    (redirect,) = redirects
-    spec = redirect.plain["spec"]
-    assert [p["sectionName"] for p in spec["parentRefs"]] == ["http"]
-    assert spec["hostnames"] == route.plain["spec"]["hostnames"]
-    (rule,) = spec["rules"]
-    assert "backendRefs" not in rule
-    assert rule["filters"] == [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]
+    host = route.plain["spec"]["hostnames"][0]
+    assert [p["sectionName"] for p in route.plain["spec"]["parentRefs"]] == [f"http-{host.replace('.', '-')}"]
+    assert not [r for r in routes(rec) if "redirect" in r.k8s_name]
+
+
+@pytest.mark.parametrize("stack_name", ["prod"])
+def test_with_tls_routes_serve_https_and_the_gateway_redirects_plain_http(stack_name: str, demo) -> None:
+    """With TLS, an app must not also be served in clear text: its route is on the HTTPS listener, and
+    the Gateway's own redirect route (in the Gateway's namespace) answers every hostname on HTTP."""
+    rec = demo[stack_name][0]
+    cfg = stack_config(stack_name)
+    route = rec.object("HTTPRoute", "demo")
+    host = route.plain["spec"]["hostnames"][0]
+    assert [p["sectionName"] for p in route.plain["spec"]["parentRefs"]] == [f"https-{host.replace('.', '-')}"]
+    redirects = [r for r in routes(rec) if r.namespace == cfg.namespaces.platform.gateway]
+    assert sorted(r.plain["spec"]["hostnames"][0] for r in redirects) == sorted(stack.served_hostnames(cfg))
+    for redirect in redirects:
+        spec = redirect.plain["spec"]
+        assert [p["sectionName"] for p in spec["parentRefs"]] == [f"http-{spec['hostnames'][0].replace('.', '-')}"]
+        (rule,) = spec["rules"]
+        assert "backendRefs" not in rule
+        assert rule["filters"] == [{"type": "RequestRedirect",
+                                    "requestRedirect": {"scheme": "https", "statusCode": 301}}]
 
 
 def _service_target_ports(rec: offline.Recording, service: offline.Resource) -> set[int]:
@@ -395,22 +451,28 @@ def test_the_flow_is_declared_from_the_nginx_pods_ngf_provisions_for_the_gateway
 
 
 def test_no_network_policy_is_declared_for_a_backend_that_names_no_pods(demo) -> None:
-    """In a namespace that is not default-deny (monitoring), a policy would isolate the pods and cut
-    their other flows (Prometheus scraping Grafana)."""
+    """A backend without pod labels (the demo UI in monitoring) gets no `-from-gateway` policy: the
+    namespace's own policies decide (platform_network opens exactly Grafana to the Gateway)."""
     rec = demo["prod"][0]
-    assert not rec.objects("NetworkPolicy", stack_config("prod").namespaces.platform.monitoring)
+    names = {p.k8s_name for p in rec.objects("NetworkPolicy", stack_config("prod").namespaces.platform.monitoring)}
+    assert not {n for n in names if n.startswith("demo-ui")}
+    assert "allow-data-plane-to-grafana" in names
 
 
 # ------------------------------------------------------------------------------------------- TLS
-def test_cert_manager_is_installed_only_with_tls_with_its_crds_and_gateway_api_support(recording) -> None:
+def test_dev_has_no_tls_so_no_cert_manager_and_no_issuer(recordings) -> None:
+    """Dev (kind) serves plain HTTP: installing cert-manager there would be an unused controller."""
+    rec = recordings["dev"]
+    assert stack_config("dev").gateway.tls is None
+    assert not [r for r in rec.helm_releases() if r.plain["name"] == CERT_MANAGER_RELEASE]
+    assert not config_group_objects(rec, "ClusterIssuer") and not config_group_objects(rec, "Certificate")
+
+
+def test_cert_manager_is_installed_with_tls_with_its_crds_and_gateway_api_support(recordings) -> None:
     """Without `gatewayAPI.enabled`, cert-manager ignores the issuer's gatewayHTTPRoute solver and
     the certificate is never issued."""
-    cfg = stack_config(recording.stack)
-    found = [r for r in recording.helm_releases() if r.plain["name"] == CERT_MANAGER_RELEASE]
-    if cfg.gateway.tls is None:
-        assert not found and not config_group_objects(recording, "ClusterIssuer")
-        return
-    (release,) = found
+    rec, cfg = recordings["prod"], stack_config("prod")
+    (release,) = [r for r in rec.helm_releases() if r.plain["name"] == CERT_MANAGER_RELEASE]
     values = release.plain["values"]
     assert values["crds"]["enabled"] is True
     assert values["config"]["kind"] == "ControllerConfiguration"
@@ -418,32 +480,48 @@ def test_cert_manager_is_installed_only_with_tls_with_its_crds_and_gateway_api_s
     assert release.plain["namespace"] == cfg.namespaces.platform.cert_manager
 
 
-def test_tls_issues_one_certificate_for_every_served_hostname_through_the_configured_issuer(recording) -> None:
-    """The HTTPS listener serves the Secret this Certificate fills; a hostname missing from it gets a
-    certificate error in every browser. HTTP-01 cannot issue wildcards, so the names are concrete."""
-    cfg = stack_config(recording.stack)
+def test_tls_issues_one_certificate_per_served_hostname_each_in_its_listeners_secret(recordings) -> None:
+    """Issue 12, item 5: an ACME order succeeds only if every name validates, so one certificate for
+    all names let one missing DNS record take TLS from every hostname. One Certificate per hostname,
+    each listener referencing its own Secret, keeps one broken name one broken name."""
+    rec, cfg = recordings["prod"], stack_config("prod")
     tls = cfg.gateway.tls
-    if tls is None:
-        return
-    ((issuer_group, issuer),) = config_group_objects(recording, "ClusterIssuer")
-    ((cert_group, cert),) = config_group_objects(recording, "Certificate")
+    ((issuer_group, issuer),) = config_group_objects(rec, "ClusterIssuer")
+    certs = config_group_objects(rec, "Certificate")
+    owners = stack.served_hostnames(cfg)
+    assert sorted(c["spec"]["dnsNames"][0] for _, c in certs) == sorted(owners)
+    found = listeners(rec)
+    for group, cert in certs:
+        (host,) = cert["spec"]["dnsNames"]
+        assert cert["spec"]["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": tls.issuer}
+        (ref,) = found[f"https-{host.replace('.', '-')}"]["tls"]["certificateRefs"]
+        assert (cert["metadata"]["namespace"], cert["spec"]["secretName"]) == (cfg.namespaces.platform.gateway,
+                                                                               ref["name"])
+        assert rec.depends_on(group, issuer_group) and rec.depends_on(group, gateway_object(rec))
+    assert len({c["spec"]["secretName"] for _, c in certs}) == len(owners), "every hostname its own Secret"
     assert issuer["metadata"]["name"] == tls.issuer
-    assert cert["spec"]["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": tls.issuer}
-    assert cert["spec"]["dnsNames"] == list(stack.served_hostnames(cfg))
-    assert not any(h.startswith("*") for h in cert["spec"]["dnsNames"])
-    (ref,) = listeners(recording)["https"]["tls"]["certificateRefs"]
-    assert (cert["metadata"]["namespace"], cert["spec"]["secretName"]) == (cfg.namespaces.platform.gateway, ref["name"])
-    if tls.issuer.startswith("letsencrypt"):
-        acme = issuer["spec"]["acme"]
-        assert acme["email"] == tls.acme_email
-        assert acme["server"] == gateway_component.ACME_SERVERS[tls.issuer]
-        (solver,) = acme["solvers"]
-        assert solver["http01"]["gatewayHTTPRoute"]["parentRefs"] == [{
-            "group": GATEWAY_GROUP, "kind": "Gateway", "name": "platform",
-            "namespace": cfg.namespaces.platform.gateway, "sectionName": "http"}]
-    assert recording.depends_on(issuer_group, recording.helm_release(CERT_MANAGER_RELEASE))
-    assert recording.depends_on(cert_group, issuer_group)
-    assert recording.depends_on(cert_group, gateway_object(recording))
+    acme = issuer["spec"]["acme"]
+    assert acme["email"] == tls.acme_email
+    assert acme["server"] == gateway_component.ACME_SERVERS[tls.issuer]
+    (solver,) = acme["solvers"]
+    # no sectionName: the solver route attaches to whichever listener admits it for its hostname, which
+    # is exactly that hostname's HTTP listener (the Certificate's, hence the route's, namespace is gateway)
+    assert solver["http01"]["gatewayHTTPRoute"]["parentRefs"] == [{
+        "group": GATEWAY_GROUP, "kind": "Gateway", "name": "platform", "namespace": cfg.namespaces.platform.gateway}]
+    for host in owners:
+        assert cfg.namespaces.platform.gateway in ownership.attachable(rec, host, "HTTP")
+    assert rec.depends_on(issuer_group, rec.helm_release(CERT_MANAGER_RELEASE))
+
+
+def test_the_gateway_pods_may_reach_the_acme_solver_pods_in_the_gateway_namespace(recordings) -> None:
+    """cert-manager creates the solver pod (label acme.cert-manager.io/http01-solver, port 8089:
+    pkg/issuer/acme/http/pod.go) in the Certificate's namespace; with that namespace default-deny, the
+    HTTP-01 challenge needs the nginx pods -> solver flow."""
+    rec, cfg = recordings["prod"], stack_config("prod")
+    gw = cfg.namespaces.platform.gateway
+    nginx = {GATEWAY_NAME_LABEL: "platform"}
+    solver = {gateway_component.ACME_SOLVER_LABEL: "true"}
+    assert flow_matrix.allowed(rec, (gw, nginx), (gw, solver), gateway_component.ACME_SOLVER_PORT)
 
 
 def test_prod_gets_lets_encrypt_and_dev_no_tls() -> None:
@@ -480,24 +558,24 @@ def test_the_stack_outputs_say_where_the_gateway_is_and_what_it_serves(recording
 
 
 # ---------------------------------------------------------------------------- refused arguments
-def test_a_route_for_a_hostname_the_certificate_does_not_cover_is_refused(demo) -> None:
-    """Caught when the program runs, not as a browser certificate error after the deploy."""
+def test_a_route_for_a_hostname_the_gateway_does_not_serve_is_refused(demo) -> None:
+    """Caught when the program runs, not as a route that never attaches (no listener has the name)."""
     platform = demo["prod"][1]
     namespace = next(iter(platform.tenancy.apps.values())).namespace
     backend = RouteBackend(service=_demo_service(demo, "prod"), port=80, pod_labels={"a": "b"}, target_port=1)
-    with pytest.raises(ValidationError, match="other.example.com: not on the Gateway's certificate"):
+    with pytest.raises(ValidationError, match="other.example.com: not served by the Gateway"):
         HttpRouteArgs(gateway=platform.gateway, namespace=namespace, route_name="x",
                       hostnames=("other.example.com",), backends=(backend,))
 
 
-def test_without_tls_any_hostname_may_be_routed(demo) -> None:
-    """The certificate check must not get in the way where there is no certificate (dev)."""
+def test_a_route_for_an_unserved_hostname_is_refused_without_tls_too(demo) -> None:
+    """Without TLS there is no certificate, but still no listener for an unserved name."""
     platform = demo["dev"][1]
     namespace = next(iter(platform.tenancy.apps.values())).namespace
     backend = RouteBackend(service=_demo_service(demo, "dev"), port=80, pod_labels={"a": "b"}, target_port=1)
-    args = HttpRouteArgs(gateway=platform.gateway, namespace=namespace, route_name="x",
-                         hostnames=("anything.localtest.me",), backends=(backend,))
-    assert args.backends == (backend,)
+    with pytest.raises(ValidationError, match="anything.localtest.me: not served by the Gateway"):
+        HttpRouteArgs(gateway=platform.gateway, namespace=namespace, route_name="x",
+                      hostnames=("anything.localtest.me",), backends=(backend,))
 
 
 def test_a_route_whose_backends_all_weigh_zero_is_refused(demo) -> None:
@@ -508,7 +586,7 @@ def test_a_route_whose_backends_all_weigh_zero_is_refused(demo) -> None:
                            target_port=1)
     with pytest.raises(ValidationError, match="every backend has weight 0"):
         HttpRouteArgs(gateway=platform.gateway, namespace=namespace, route_name="x",
-                      hostnames=("a.localtest.me",), backends=(backend,))
+                      hostnames=("events.localtest.me",), backends=(backend,))
 
 
 def test_a_backend_must_name_its_pods_and_port_together_and_never_select_every_pod(demo) -> None:
@@ -530,13 +608,13 @@ def test_tls_without_a_cert_manager_namespace_or_with_a_wildcard_for_acme_is_ref
     namespace = platform.tenancy.platform["gateway"]
     tls_cfg = GatewayConfig(domain="example.com", tls=TlsConfig(issuer="letsencrypt", acme_email="a@example.com"))
     with pytest.raises(ValidationError, match="cert_manager_namespace"):
-        GatewayArgs(config=tls_cfg, namespace=namespace, namespace_name="gateway", hostnames=("a.example.com",))
+        GatewayArgs(config=tls_cfg, namespace=namespace, namespace_name="gateway", hostnames={"a.example.com": "apps"})
     with pytest.raises(ValidationError, match="wildcard certificate cannot be issued"):
         GatewayArgs(config=tls_cfg, namespace=namespace, namespace_name="gateway",
-                    cert_manager_namespace=namespace, hostnames=("*.example.com",))
+                    cert_manager_namespace=namespace, hostnames={"*.example.com": "apps"})
     self_signed = GatewayConfig(domain="example.com", tls=TlsConfig())
     GatewayArgs(config=self_signed, namespace=namespace, namespace_name="gateway",
-                cert_manager_namespace=namespace, hostnames=("*.example.com",))
+                cert_manager_namespace=namespace, hostnames={"*.example.com": "apps"})
 
 
 def test_two_node_ports_that_collide_are_refused() -> None:
@@ -553,7 +631,9 @@ def test_the_gateway_component_exposes_the_interface_apps_code_against(demo) -> 
         assert (gw.gateway_name, gw.gateway_namespace, gw.http_listener) == ("platform", "gateway", "http")
         assert gw.https_listener == ("https" if cfg.gateway.tls else None)
         assert gw.domain == cfg.gateway.domain
-        assert gw.hostnames == stack.served_hostnames(cfg)
+        assert gw.hostnames == tuple(stack.served_hostnames(cfg))
+        assert gw.owners == stack.served_hostnames(cfg)
+        assert gw.listener_for(gw.hostnames[0]).startswith(gw.https_listener or gw.http_listener)
         for resource in (gw.gateway, gw.crds, gw.controller):
             assert isinstance(resource, pulumi.Resource)
 

@@ -23,8 +23,10 @@ REFERENCE = re.compile(r"^(?P<name>[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._
                        r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
 
 
-def _maximal() -> config.PlatformConfig:
+def _maximal(tls: bool = False) -> config.PlatformConfig:
     cfg = stack_config("dev")
+    if tls:  # HTTPS listeners and one certificate per hostname: names derived from the hostname too
+        cfg = cfg.model_copy(update={"gateway": cfg.gateway.model_copy(update={"tls": config.TlsConfig()})})
     ns = cfg.namespaces.apps[0].model_copy(update={"name": LONGEST_ENV})
     env = cfg.collector.environments["dev"].model_copy(update={"hostname": LONGEST_HOST})
     registry = cfg.collector.registry.model_copy(update={
@@ -41,12 +43,14 @@ def maximal() -> offline.Recording:
     return offline.record(_maximal())
 
 
-def test_the_longest_inputs_render_objects_the_api_server_accepts(maximal, tmp_path) -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_the_longest_inputs_render_objects_the_api_server_accepts(tls, tmp_path) -> None:
     """If this fails, an environment name, hostname or registry that config accepts produces a name,
-    label or annotation the API server refuses (too long, bad characters), found only at `pulumi up`."""
+    label or annotation the API server refuses (too long, bad characters), found only at `pulumi up`:
+    listener, certificate and redirect-route names are all derived from the hostname."""
     tools = shared_path("EVENT_PLATFORM_TOOLS", "the validate-manifests tool")
     crds = shared_path("EVENT_PLATFORM_CRD_SCHEMAS", "the CRD schemas")
-    for name, text in render.render(maximal).items():
+    for name, text in render.render(offline.record(_maximal(tls))).items():
         (tmp_path / name).write_text(text)
     run = subprocess.run([sys.executable, str(tools / "validate-manifests"), "--crd-dir", str(crds), str(tmp_path)],
                          capture_output=True, text=True, timeout=600, check=False)

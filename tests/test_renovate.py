@@ -126,7 +126,7 @@ def test_a_new_pin_no_manager_matches_fails_the_coverage_check() -> None:
     ("kubernetes-sigs/kind", "github-releases", {"currentValue"}),
     ("ghcr.io/cloudnative-pg/postgresql", "docker", {"currentValue", "currentDigest"}),
     ("kindest/node", "docker", {"currentValue", "currentDigest"}),
-    ("docker.io/library/redis", "docker", {"currentValue"}),
+    ("docker.io/library/redis", "docker", {"currentValue", "currentDigest"}),
     ("python", "docker", {"currentValue"}),
 ])
 def test_each_kind_of_pin_is_read_with_the_datasource_that_can_bump_it(dep: str, datasource: str,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from event_platform import offline, versions
+from event_platform import config, offline, versions
 from event_platform.components import secrets as secrets_component
 from event_platform.config import (
     AwsStoreConfig,
@@ -246,3 +246,28 @@ def test_secure_config_values_stay_secret_in_every_resource_and_helm_value(recor
         assert not leaked, f"{r.type} {r.name}: {leaked}"
     for r in recording.of_type("random:index/randomPassword:RandomPassword"):
         assert r.inputs.get("special") is False, "generated values go into URLs and config files"
+
+
+@pytest.fixture(scope="module")
+def recording_with_a_secure_registry_password(tmp_path_factory: pytest.TempPathFactory) -> offline.Recording:
+    """The prod stack with a `secure:` registry password, as a real stack file would carry it; the
+    committed stack files hold none, so without this the registry-password branch never runs."""
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["event-platform:collector"]["registry"].update(
+        username="ci-push", password={"secure": "v1:AAAABBBBCCCC"})
+    path = tmp_path_factory.mktemp("secure-stack") / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return offline.record(config.load_stack_file(path))
+
+
+def test_a_secure_registry_password_reaches_the_image_push_only_under_a_secret_mark(
+        recording_with_a_secure_registry_password: offline.Recording) -> None:
+    """If this fails, the push password is in the state in clear text (or the branch that passes it
+    was removed and the push is anonymous)."""
+    rec = recording_with_a_secure_registry_password
+    placeholder = "offline-placeholder-for-config.event-platform:collector.registry.password"
+    marked = [r for r in rec if placeholder in repr(offline.reveal(r.inputs))]
+    assert marked, "no resource received the registry password: the branch that uses it did not run"
+    for r in rec:
+        leaked = [s for s in _clear_strings(r.inputs) if "offline-placeholder-for-" in s]
+        assert not leaked, f"{r.type} {r.name}: {leaked}"

@@ -21,6 +21,17 @@ def test_every_app_namespace_enforces_restricted_pod_security(recording) -> None
         ns = recording.object("Namespace", name)
         assert ns.metadata["labels"][PSA_ENFORCE] == "restricted"
         assert ns.metadata["labels"][f"{labels.POD_SECURITY}/warn"] == "restricted"
+        assert ns.metadata["labels"][f"{labels.POD_SECURITY}/audit"] == "restricted"
+
+
+def test_every_namespace_audits_and_warns_at_restricted_whatever_it_enforces(recording) -> None:
+    """Pod Security's audit log and kubectl warnings are how a looser namespace stays visible: a
+    privileged namespace auditing at `privileged` would hide exactly the pods worth reviewing."""
+    for ns in recording.objects("Namespace"):
+        found = ns.metadata["labels"]
+        assert found[f"{labels.POD_SECURITY}/audit"] == "restricted", ns.k8s_name
+        assert found[f"{labels.POD_SECURITY}/warn"] == "restricted", ns.k8s_name
+        assert found[f"{labels.POD_SECURITY}/enforce-version"] == "latest", ns.k8s_name
 
 
 def test_platform_namespaces_are_restricted_except_the_named_exceptions(recording) -> None:
@@ -70,12 +81,14 @@ def test_dns_egress_is_allowed_only_to_the_cluster_dns_pods(recording) -> None:
         assert rule["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
 
 
-def test_the_developer_role_can_deploy_but_never_read_secrets(recording) -> None:
-    for name in app_namespaces(recording):
-        rules = recording.object("Role", "developer", name).plain["rules"]
+def test_the_developer_role_deploys_only_where_its_access_is_edit(recording) -> None:
+    """`edit` environments deploy directly; `operate` (production) deploys only through `pulumi up`.
+    Neither grants Secrets directly (what running pods implies: tests/test_access_matrix.py)."""
+    for ns in stack_config(recording.stack).namespaces.apps:
+        rules = recording.object("Role", "developer", ns.name).plain["rules"]
         assert not any("secrets" in r["resources"] or "*" in r["resources"] for r in rules)
-        deploy = [r for r in rules if "deployments" in r["resources"]]
-        assert deploy and {"create", "update", "patch"} <= set(deploy[0]["verbs"])
+        deploy = {v for r in rules if "deployments" in r["resources"] for v in r["verbs"]}
+        assert ({"create", "update", "patch"} <= deploy) == (ns.developer_access == "edit"), ns.name
 
 
 def test_the_viewer_role_is_read_only(recording) -> None:

@@ -150,7 +150,8 @@ def with_extra_services() -> offline.Recording:
     for name, extra in (("alpha", {"checksum/redis-password": "abc123"}), ("beta", {})):
         WebService(f"extra-{name}", WebServiceArgs(
             name=name, namespace=platform.tenancy.apps["dev"], image=f"ghcr.io/team/{name}:1.0.0", version="1.0.0",
-            port=8080, gateway=platform.gateway, hostname=f"{name}.localtest.me", paths=("/api",),
+            # the dev namespace owns events.localtest.me on the Gateway: each service takes a path of it
+            port=8080, gateway=platform.gateway, hostname="events.localtest.me", paths=(f"/{name}",),
             config={"GREETING": "hi"}, pod_annotations=extra, replicas=1, max_replicas=2,
             observability=platform.observability, metrics_path="/metrics"))
     offline.settle()

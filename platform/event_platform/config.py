@@ -257,8 +257,12 @@ class AppNamespaceConfig(Model):
     limits: LimitRangeConfig = LimitRangeConfig()
     """Omitted: the LimitRangeConfig defaults."""
     developer_groups: tuple[str, ...] = ()
-    """Groups (from the cluster's authenticator) bound to the `developer` role: deploy, no Secrets.
-    Omitted: nobody."""
+    """Groups (from the cluster's authenticator) bound to the `developer` role. Omitted: nobody."""
+    developer_access: Literal["edit", "operate"] = "edit"
+    """What the `developer` role may do (docs/tenancy.md has the access matrix). `edit`: deploy and
+    change workloads directly, which includes reading every Secret a pod of the namespace can mount.
+    `operate`: read, logs and restarting pods through the eviction API; changes go through `pulumi up`,
+    and no Secret is reachable. Omitted: edit (set `operate` for production)."""
     viewer_groups: tuple[str, ...] = ()
     """Groups bound to the read-only `viewer` role. Omitted: nobody."""
     protect_data: bool = True
@@ -474,6 +478,10 @@ class RedisConfig(Model):
     """Volume per Redis pod. Omitted: 1Gi."""
     max_memory: Quantity = "256Mi"
     """Redis's own `maxmemory`; the container limit gets headroom above it. Omitted: 256Mi."""
+    password_rotation: int = Field(default=0, ge=0)
+    """How many times the password was rotated (docs/data-and-secrets.md, "Rotating the Redis
+    password"): raising it rolls Redis, then the collector, onto the store's current password.
+    Omitted: 0 (never rotated)."""
 
 
 # ----------------------------------------------------------------------------------------- secrets
@@ -909,7 +917,7 @@ def _describe(err: ValidationError) -> list[str]:
             lines.append(f"{where}: got {placed.value!r}; expected {placed.expected}")
             continue
         value = e.get("input")
-        shown = "[secret]" if "password" in key.lower() or isinstance(value, _OfflineSecret) else repr(value)
+        shown = "[secret]" if _may_be_secret(e["loc"], value, unknown_key=kind == "extra_forbidden") else repr(value)
         if kind == "extra_forbidden":
             lines.append(f"{key}: unknown key (value {shown}); expected one of: {_allowed_keys(dict(e), err)}")
         elif kind == "missing":
@@ -922,7 +930,46 @@ def _describe(err: ValidationError) -> list[str]:
     return lines
 
 
-def _allowed_keys(error: dict, err: ValidationError) -> str:
+_SECRET_NAME = re.compile(r"pass|pwd|token|secret|key|credential|auth", re.IGNORECASE)
+"""Key names that say, or may say, the value is secret. `key` also catches `secretKey`-style names
+that only name a store entry: redacting a harmless value costs a hint, showing a secret costs a leak."""
+
+
+def _may_be_secret(loc: tuple[Any, ...], value: Any, *, unknown_key: bool = False) -> bool:
+    """May the value of an error at `loc` be secret? Yes when it holds a `secure:` value or a key named
+    like a secret at any depth, when any key on its path is named like one, or when it is an unknown key
+    in a model that holds a secret value (an unknown `passwrd` beside `password` is a misspelt password).
+    A known field's value (a port, a replica count) is shown even beside a secret: its name says what
+    it is."""
+    if _holds_secret(value) or any(_SECRET_NAME.search(str(part)) for part in loc):
+        return True
+    if not unknown_key:
+        return False
+    annotation: Any = PlatformConfig
+    for part in loc[:-1]:
+        annotation = _step(annotation, part)
+    model = _as_model(annotation)
+    return model is not None and any(_is_secret_type(f.annotation) for f in model.model_fields.values())
+
+
+def _is_secret_type(annotation: Any) -> bool:
+    import typing
+
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def _holds_secret(value: Any) -> bool:
+    """Is `value` a `secure:` placeholder, or does it contain one or a key named like a secret?"""
+    if isinstance(value, _OfflineSecret):
+        return True
+    if isinstance(value, dict):
+        return any(_SECRET_NAME.search(str(k)) or _holds_secret(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
+def _allowed_keys(error: Any, err: ValidationError) -> str:
     """The keys the model at the error's location accepts, for `unknown key` messages."""
     annotation: Any = PlatformConfig
     for part in error["loc"][:-1]:

@@ -14,10 +14,6 @@ PLATFORM = "event-platform"
 ENVIRONMENT = "event-platform.io/environment"
 """On app namespaces: the environment's name (dev, staging, production)."""
 
-GATEWAY_ROUTES = "event-platform.io/gateway-routes"
-"""Namespaces carrying `GATEWAY_ROUTES: allowed` may attach routes to the platform Gateway."""
-GATEWAY_ROUTES_ALLOWED = "allowed"
-
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 """Set by Kubernetes on every namespace; what NetworkPolicies select namespaces by."""
 

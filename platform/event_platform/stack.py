@@ -14,7 +14,9 @@ from event_platform.components.collector import APP as COLLECTOR_APP
 from event_platform.components.collector import Collector, CollectorArgs
 from event_platform.components.collector_image import CollectorImage, CollectorImageArgs
 from event_platform.components.gateway import Gateway, GatewayArgs
+from event_platform.components.network import Peer
 from event_platform.components.observability import Observability, ObservabilityArgs
+from event_platform.components.platform_network import PlatformNetwork, PlatformNetworkArgs
 from event_platform.components.postgres import PostgresOperator, PostgresOperatorArgs
 from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from event_platform.components.redis import Redis, RedisArgs
@@ -39,6 +41,8 @@ class Platform:
     """One Redis per app environment, by environment name."""
     gateway: Gateway
     observability: Observability
+    platform_network: PlatformNetwork
+    """Default deny and the needed flows in every platform namespace."""
     collector_image: CollectorImage
     collectors: dict[str, Collector]
     """The collector in every app environment, by environment name."""
@@ -50,10 +54,10 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
     """The platform's own namespaces, each at the least Pod Security level its pods work with."""
     names = cfg.namespaces.platform
     specs = [
-        # gateway: cert-manager's HTTP-01 solver routes live there; monitoring: the Grafana route.
+        # Which namespace may attach routes for which hostname is the Gateway's (served_hostnames).
         PlatformNamespaceSpec(name=names.gateway, purpose="NGINX Gateway Fabric and the platform Gateway",
-                              pod_security="restricted", allow_gateway_routes=True),
-        PlatformNamespaceSpec(name=names.monitoring, pod_security="privileged", allow_gateway_routes=True,
+                              pod_security="restricted"),
+        PlatformNamespaceSpec(name=names.monitoring, pod_security="privileged",
                               purpose="Prometheus stack and log shipping; privileged because node-exporter "
                                       "uses the host's network/PID namespaces and mounts the host's root "
                                       "filesystem (Alloy reads logs through the API, no hostPath)"),
@@ -68,12 +72,18 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
     return tuple(specs)
 
 
-def served_hostnames(cfg: PlatformConfig) -> tuple[str, ...]:
-    """Every hostname the stack serves through the Gateway (the TLS certificate names exactly these)."""
+def served_hostnames(cfg: PlatformConfig) -> dict[str, str]:
+    """Every hostname the stack serves through the Gateway, with the one namespace whose routes may
+    serve it: each collector environment its own namespace, Grafana the monitoring namespace."""
     grafana = cfg.observability.grafana_hostname or f"grafana.{cfg.gateway.domain}"
-    names = [env.hostname for env in cfg.collector.environments.values()] + [grafana]
-    names += [env.hostname for svc in cfg.services for env in svc.environments.values()]
-    return tuple(dict.fromkeys(names))
+    owners: dict[str, str] = {}
+    for host, namespace in [*((env.hostname, name) for name, env in cfg.collector.environments.items()),
+                            (grafana, cfg.namespaces.platform.monitoring),
+                            *((env.hostname, name) for svc in cfg.services for name, env in svc.environments.items())]:
+        if owners.setdefault(host, namespace) != namespace:
+            raise ValueError(f"hostname {host} is claimed by namespaces {owners[host]} and {namespace}; "
+                             "expected one owner per hostname")
+    return owners
 
 
 DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
@@ -134,6 +144,14 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
         config=cfg.observability, namespace=tenancy.platform[cfg.namespaces.platform.monitoring],
         namespace_name=cfg.namespaces.platform.monitoring, secrets=secrets, gateway=gateway,
         cluster_name=cfg.cluster.name, storage_class=cfg.cluster.storage_class), opts)
+    names = cfg.namespaces.platform
+    roles = {"gateway": names.gateway, "monitoring": names.monitoring, "databases": names.databases,
+             "secrets": names.secrets}
+    if names.cert_manager in tenancy.platform:
+        roles["cert_manager"] = names.cert_manager
+    platform_network = PlatformNetwork("platform-network", PlatformNetworkArgs(
+        namespaces=tenancy.platform, roles=roles, data_plane=gateway.data_plane_peer,
+        prometheus=Peer(namespace=names.monitoring, pod_labels=observability.prometheus_pod_labels)), opts)
     # the PodMonitors of the databases need the monitoring.coreos.com CRDs of observability's release
     postgres_operator, databases, caches = build_data(cfg, tenancy, secrets,
                                                       crd_dependencies=(observability.release,), opts=opts)
@@ -152,7 +170,8 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
         opts) for env in svc.environments} for svc in cfg.services}
     return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,
-                    observability=observability, collector_image=image, collectors=collectors, services=services)
+                    observability=observability, platform_network=platform_network, collector_image=image,
+                    collectors=collectors, services=services)
 
 
 def service_args(cfg: PlatformConfig, svc: ServiceConfig, env: str, **wiring: Any) -> WebServiceArgs:

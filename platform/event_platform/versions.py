@@ -52,9 +52,12 @@ POSTGRES_IMAGE = ("ghcr.io/cloudnative-pg/postgresql:17.11-202608170816-system-b
 because only it carries the barman-cloud tools the in-tree backup (`barmanObjectStore`) runs
 (`standard`/`minimal` are meant for the Barman Cloud plugin's sidecar). Tag and digest as listed in
 cloudnative-pg/postgres-containers Debian/ClusterImageCatalog-bookworm.yaml (build of 2026-08-17)."""
-REDIS_IMAGE = "docker.io/library/redis:7.4.11-alpine"
-"""Redis 7 server image of our own StatefulSet (7.4.11: the 2026-08-18 security release; the
-image's `redis` user is uid 999, group 1000)."""
+REDIS_IMAGE = ("docker.io/library/redis:7.4.11-alpine"
+               "@sha256:ff02b58f971e7d7d156a1267e283fcbbeee91773b6aa36c49dac28ecfe28eadf")
+"""Redis 7 server image of our own StatefulSet (7.4.11: the 2026-08-18 security release), pinned by
+digest so a re-pushed tag cannot change what runs (checkov CKV_K8S_43); the tag stays for readers.
+The digest is the one public deployments pin for this tag; a bump re-resolves it with
+`docker buildx imagetools inspect docker.io/library/redis:<tag>-alpine`."""
 COLLECTOR_BASE_IMAGE = "python:3.11.14-slim-bookworm"
 """Base image the collector's Dockerfile builds on (its BASE_IMAGE build argument)."""
 

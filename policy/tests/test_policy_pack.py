@@ -48,7 +48,7 @@ def test_the_entry_point_serves_every_policy_as_mandatory(monkeypatch: pytest.Mo
     assert [p.name for p in served["policies"]] == [p.name for p in POLICIES]
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES)
     assert len({p.name for p in POLICIES}) == len(POLICIES)
-    assert len(RESOURCE_POLICIES) == 5 and len(STACK_POLICIES) == 2
+    assert len(RESOURCE_POLICIES) == 6 and len(STACK_POLICIES) == 2
 
 
 def test_the_pack_project_file_runs_python_from_the_repository_venv() -> None:

@@ -14,42 +14,58 @@ from event_platform.config import AppNamespaceConfig
 KUBE_DNS = {"k8s-app": "kube-dns"}
 """Label of the cluster DNS pods (CoreDNS keeps kube-dns's label on kind and on managed clusters)."""
 
-# What a developer may manage: workloads and their wiring. Secrets are deliberately absent: a
-# developer deploys apps that read Secrets without being able to read them.
-DEVELOPER_RULES = [
-    {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "configmaps", "endpoints",
-                                      "persistentvolumeclaims", "serviceaccounts", "events"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
-    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets", "deployments/scale",
-                                          "statefulsets/scale"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors", "prometheusrules"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    {"apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters", "backups", "scheduledbackups"],
-     "verbs": ["get", "list", "watch"]},
-]
+_READ = ["get", "list", "watch"]
+_WRITE = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
-# Read-only, and still no Secrets: the story's "the intern can't delete production".
+# Read-only, and no Secrets: the story's "the intern can't delete production". Endpoints are readable
+# (they only list pod IPs); no role anywhere may write them or EndpointSlices: a selector-less Service
+# plus hand-written endpoints would publish another namespace's pods through the Gateway (the pattern
+# behind CVE-2021-25740, why Kubernetes took endpoints write out of its built-in roles).
 VIEWER_RULES = [
     {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "configmaps", "endpoints",
-                                      "persistentvolumeclaims", "events"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
-     "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["get", "list", "watch"]},
+                                      "persistentvolumeclaims", "events"], "verbs": _READ},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"], "verbs": _READ},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _READ},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _READ},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _READ},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": _READ},
 ]
+
+# `operate` (production): read and logs like a viewer, plus restarting pods through the eviction API,
+# which honours the PodDisruptionBudget, while the controller recreates each pod from its unchanged
+# template. `kubectl rollout restart` is deliberately absent: it patches the pod template, and whoever
+# may patch a template may change its image and read every Secret of the namespace.
+OPERATE_RULES = [
+    *VIEWER_RULES,
+    {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors", "prometheusrules"],
+     "verbs": _READ},
+    {"apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"], "verbs": _READ},
+    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters", "backups", "scheduledbackups"], "verbs": _READ},
+    {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
+]
+
+# `edit` (dev, staging): deploy and change workloads directly. Secrets are not granted, but creating a
+# pod (or a Deployment, Job... that creates one) can mount any Secret of the namespace, so in these
+# environments developers can read them; docs/tenancy.md says so.
+EDIT_RULES = [
+    {"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims",
+                                      "serviceaccounts"], "verbs": _WRITE},
+    {"apiGroups": [""], "resources": ["pods/log", "endpoints", "events"], "verbs": _READ},
+    {"apiGroups": [""], "resources": ["pods/portforward", "pods/exec", "pods/eviction"], "verbs": ["create"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets", "deployments/scale",
+                                          "statefulsets/scale"], "verbs": _WRITE},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _WRITE},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _WRITE},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _WRITE},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": _WRITE},
+    {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors", "prometheusrules"],
+     "verbs": _WRITE},
+    {"apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"], "verbs": _READ},
+    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters", "backups", "scheduledbackups"], "verbs": _READ},
+]
+
+DEVELOPER_RULES = {"edit": EDIT_RULES, "operate": OPERATE_RULES}
+"""The developer role's rules by `AppNamespaceConfig.developer_access`."""
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
@@ -71,13 +87,12 @@ class AppNamespaceArgs(BaseModel):
 
     config: AppNamespaceConfig
     """Name, quota, limits and RBAC groups of the environment."""
-    allow_gateway_routes: bool = True
-    """Label the namespace so its HTTPRoutes may attach to the platform Gateway. Omitted: True."""
 
 
 class AppNamespace(pulumi.ComponentResource):
     """An app namespace: PSA `restricted`, ResourceQuota, LimitRange, default-deny NetworkPolicy
-    (ingress and egress) with DNS egress allowed, and `developer` / `viewer` roles bound to groups.
+    (ingress and egress) with DNS egress allowed, and `developer` (edit or operate, by config) /
+    `viewer` roles bound to groups (access matrix: docs/tenancy.md).
 
     Flows beyond DNS are declared by the components that own them (see `network.py`).
     """
@@ -94,8 +109,6 @@ class AppNamespace(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         ns_labels = {**labels.common(cfg.name, "app-namespace"), **pod_security_labels("restricted"),
                      labels.ENVIRONMENT: cfg.name}
-        if args.allow_gateway_routes:
-            ns_labels[labels.GATEWAY_ROUTES] = labels.GATEWAY_ROUTES_ALLOWED
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels},
             # deleting a namespace deletes every volume claim in it
@@ -144,7 +157,7 @@ class AppNamespace(pulumi.ComponentResource):
             opts=in_ns)
 
         self.roles = {}
-        for role, rules, groups in (("developer", DEVELOPER_RULES, cfg.developer_groups),
+        for role, rules, groups in (("developer", DEVELOPER_RULES[cfg.developer_access], cfg.developer_groups),
                                     ("viewer", VIEWER_RULES, cfg.viewer_groups)):
             self.roles[role] = k8s.rbac.v1.Role(
                 f"{name}-{role}-role",

@@ -126,7 +126,9 @@ class Collector(pulumi.ComponentResource):
             drain_seconds=CONTRACT.drain_seconds + CONTRACT.shutdown_delay_seconds,
             spread_strictly=args.spread_strictly,
             image_pull_secret=PULL_SECRET if self.pull_secret else None,
-            pod_annotations=dict(args.pod_annotations),
+            # Redis's rotation count: a password rotation rolls these pods after Redis, which accepts
+            # the old and the new password meanwhile (components/redis.py)
+            pod_annotations={**args.redis.client_pod_annotations, **args.pod_annotations},
             # the first `up` must not roll out pods that cannot reach their database or cache yet
             wait_for=(*produced, args.database.cluster, args.redis.statefulset),
             observability=args.observability, metrics_path=CONTRACT.metrics_path,

@@ -1,17 +1,23 @@
 """The front door: Gateway API CRDs, NGINX Gateway Fabric, and the one `Gateway` the platform owns.
 
-Apps do not touch the Gateway; they attach `HTTPRoute`s to it with `http_route.HttpRoute`, from
-namespaces that carry the opt-in label (`labels.GATEWAY_ROUTES`). With TLS, cert-manager issues one
-certificate for the concrete hostnames the stack serves (see docs/gateway.md for why not a wildcard).
+Hostname ownership is a property of the Gateway itself, so it holds against a route created with
+kubectl: every served hostname gets its own listener(s), and each listener's `allowedRoutes` admits
+exactly one namespace (`kubernetes.io/metadata.name`). Without TLS the hostname's `http-<host>`
+listener belongs to its owning namespace. With TLS the `https-<host>` listener belongs to the owner
+and the `http-<host>` listener to the Gateway's own namespace, where the platform answers plain HTTP
+with a redirect and cert-manager's HTTP-01 solver routes live (cert-manager creates them in the
+Certificate's namespace: pkg/issuer/acme/http/httproute.go, createGatewayHTTPRoute). Each hostname has
+its own Certificate, so one name failing validation leaves the others served.
 
 Order on `pulumi up`: Gateway API CRDs -> NGF release (GatewayClass `nginx`, NginxProxy) and, with
-TLS, cert-manager -> Gateway -> ClusterIssuer -> Certificate. NGF then provisions one nginx
-Deployment + Service per Gateway (`<gateway>-<class>`) in the Gateway's namespace, configured by the
-NginxProxy the chart makes from the `nginx.*` values below.
+TLS, cert-manager -> Gateway (+ redirect routes) -> ClusterIssuer -> Certificates. NGF then provisions
+one nginx Deployment + Service per Gateway (`<gateway>-<class>`) in the Gateway's namespace, configured
+by the NginxProxy the chart makes from the `nginx.*` values below.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -30,9 +36,17 @@ CERT_MANAGER_API = "cert-manager.io/v1"
 GATEWAY_CLASS = "nginx"
 """The GatewayClass the NGF chart creates (`nginxGateway.gatewayClassName`)."""
 HTTP_LISTENER = "http"
+"""Prefix of the per-hostname plain-HTTP listeners (`http-<host>`)."""
 HTTPS_LISTENER = "https"
+"""Prefix of the per-hostname HTTPS listeners (`https-<host>`)."""
 HTTP_PORT = 80
 HTTPS_PORT = 443
+MAX_LISTENERS = 64
+"""`spec.listeners` maxItems in the Gateway API CRD (gateway.networking.k8s.io_gateways.yaml)."""
+ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+"""Label cert-manager puts on its HTTP-01 solver pods (pkg/issuer/acme/http/pod.go, podLabels)."""
+ACME_SOLVER_PORT = 8089
+"""Port the solver pod listens on (pkg/issuer/acme/http/pod.go, acmeSolverListenPort)."""
 
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 """Label NGF 2.6 puts on the nginx pods it provisions for a Gateway (internal/controller/provisioner/
@@ -61,14 +75,19 @@ class GatewayArgs(BaseModel):
     """metadata.name of `namespace`, needed as plain text by routes and NetworkPolicies. Required."""
     cert_manager_namespace: k8s.core.v1.Namespace | None = None
     """Where cert-manager runs. Required when `config.tls` is set; ignored otherwise."""
-    hostnames: tuple[str, ...] = ()
-    """Every hostname the stack serves (apps' and Grafana's). With TLS the certificate covers exactly
-    these, and `HttpRoute` refuses any other. Omitted: none (fine without TLS)."""
+    hostnames: dict[str, str] = {}
+    """Every hostname the stack serves (apps' and Grafana's), each with the name of the one namespace
+    whose routes may serve it. Each gets its own listener(s) and, with TLS, its own Certificate; a
+    route for any other hostname attaches nowhere. Omitted: none (nothing is served)."""
     gateway_name: str = "platform"
     """metadata.name of the Gateway. Omitted: `platform`."""
 
     @model_validator(mode="after")
     def _tls_needs_what_it_needs(self) -> GatewayArgs:
+        listeners = len(self.hostnames) * (2 if self.config.tls else 1)
+        if listeners > MAX_LISTENERS:
+            raise ValueError(f"{len(self.hostnames)} hostnames need {listeners} listeners; the Gateway API "
+                             f"allows at most {MAX_LISTENERS} on one Gateway")
         tls = self.config.tls
         if tls is None:
             return self
@@ -144,7 +163,10 @@ def cert_manager_values() -> dict[str, Any]:
 
 def cluster_issuer(tls: TlsConfig, *, gateway_name: str, gateway_namespace: str) -> dict[str, Any]:
     """The ClusterIssuer named after the configured issuer. ACME issuers answer HTTP-01 challenges
-    with an HTTPRoute cert-manager attaches to the Gateway's plain-HTTP listener."""
+    with an HTTPRoute cert-manager creates next to the Certificate (the Gateway's namespace). Its
+    parentRef names no listener (port is Extended support in the Gateway API): the route carries the
+    challenged hostname, and the only listener of that hostname admitting the Gateway's namespace is its
+    `http-<host>` listener."""
     if tls.issuer in ACME_SERVERS:
         spec: dict[str, Any] = {"acme": {
             "server": ACME_SERVERS[tls.issuer],
@@ -152,7 +174,7 @@ def cluster_issuer(tls: TlsConfig, *, gateway_name: str, gateway_namespace: str)
             "privateKeySecretRef": {"name": f"{tls.issuer}-account-key"},
             "solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [{
                 "group": GATEWAY_API, "kind": "Gateway", "name": gateway_name,
-                "namespace": gateway_namespace, "sectionName": HTTP_LISTENER}]}}}],
+                "namespace": gateway_namespace}]}}}],
         }}
     else:
         spec = {"selfSigned": {}}
@@ -160,8 +182,32 @@ def cluster_issuer(tls: TlsConfig, *, gateway_name: str, gateway_namespace: str)
             "metadata": {"name": tls.issuer, "labels": labels.common(tls.issuer, "tls")}, "spec": spec}
 
 
+SECTION_NAME_MAX = 253
+"""Longest listener name (Gateway API SectionName)."""
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """`name` if it fits in `limit` characters, else its start and a hash of all of it: two long names
+    never collide, and the result still ends in a letter or digit."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[:limit - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def listener_name(prefix: str, hostname: str) -> str:
+    """`http-events-example-com`: a valid SectionName (DNS label characters) per prefix and hostname,
+    shortened with a hash when the hostname is near its own 253-character limit."""
+    return bounded_name(f"{prefix}-{hostname.replace('*', 'wildcard').replace('.', '-')}", SECTION_NAME_MAX)
+
+
+def certificate_name(hostname: str) -> str:
+    """Certificate and Secret name of one hostname's certificate (also a label value: 63 at most)."""
+    return f"{bounded_name(hostname.replace('*', 'wildcard').replace('.', '-'), 59)}-tls"
+
+
 def certificate(*, name: str, namespace: str, issuer: str, hostnames: tuple[str, ...]) -> dict[str, Any]:
-    """One certificate for every served hostname, into the Secret the HTTPS listener references."""
+    """A certificate for `hostnames`, into the Secret the hostname's HTTPS listener references."""
     return {"apiVersion": CERT_MANAGER_API, "kind": "Certificate",
             "metadata": {"name": name, "namespace": namespace, "labels": labels.common(name, "tls")},
             "spec": {"secretName": name, "dnsNames": list(hostnames),
@@ -170,7 +216,8 @@ def certificate(*, name: str, namespace: str, issuer: str, hostnames: tuple[str,
 
 
 class Gateway(pulumi.ComponentResource):
-    """Gateway API CRDs, NGINX Gateway Fabric, cert-manager when TLS is on, and the platform Gateway."""
+    """Gateway API CRDs, NGINX Gateway Fabric, cert-manager when TLS is on, and the platform Gateway
+    with one listener per hostname and protocol, each admitting routes from exactly one namespace."""
 
     gateway_name: str
     """metadata.name of the Gateway object."""
@@ -179,13 +226,16 @@ class Gateway(pulumi.ComponentResource):
     gateway_class: str
     """The GatewayClass it belongs to (created by the NGF chart)."""
     http_listener: str
-    """Name of the plain-HTTP listener (port 80)."""
+    """Name prefix of the plain-HTTP listeners (port 80): `http-<host>`."""
     https_listener: str | None
-    """Name of the HTTPS listener (port 443) when TLS is on, else None."""
+    """Name prefix of the HTTPS listeners (port 443) when TLS is on, else None (so it is truthy
+    exactly when the stack serves HTTPS)."""
     domain: str
     """The stack's parent domain; apps derive default hostnames from it."""
     hostnames: tuple[str, ...]
-    """Every hostname the stack serves; with TLS, exactly the certificate's names."""
+    """Every hostname the stack serves."""
+    owners: dict[str, str]
+    """Hostname -> the one namespace whose routes may serve it."""
     urls: tuple[str, ...]
     """`scheme://hostname` for each served hostname."""
     data_plane_service: str
@@ -193,8 +243,8 @@ class Gateway(pulumi.ComponentResource):
     address is (`kubectl -n <ns> get service <name>`)."""
     data_plane_peer: Peer
     """The nginx data-plane pods, as a NetworkPolicy peer: what apps allow ingress from."""
-    certificate_secret: str | None
-    """Secret holding the Gateway's certificate when TLS is on."""
+    certificate_secrets: dict[str, str]
+    """Hostname -> Secret holding its certificate, when TLS is on (else empty)."""
     gateway: pulumi.Resource
     """The Gateway custom resource."""
     crds: pulumi.Resource
@@ -206,7 +256,10 @@ class Gateway(pulumi.ComponentResource):
     issuer: pulumi.Resource | None
     """What declares the ClusterIssuer when TLS is on."""
     certificate: pulumi.Resource | None
-    """What declares the Certificate when TLS is on."""
+    """What declares the Certificates (one per hostname) when TLS is on."""
+    redirects: tuple[pulumi.Resource, ...]
+    """With TLS: one HTTPRoute per hostname in the Gateway's namespace answering plain HTTP with 301
+    to https:// (empty without TLS)."""
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("event-platform:gateway:Gateway", name, None, opts)
@@ -217,12 +270,13 @@ class Gateway(pulumi.ComponentResource):
         self.http_listener = HTTP_LISTENER
         self.https_listener = HTTPS_LISTENER if tls else None
         self.domain = cfg.domain
-        self.hostnames = tuple(args.hostnames)
+        self.owners = dict(args.hostnames)
+        self.hostnames = tuple(self.owners)
         self.urls = tuple(f"{'https' if tls else 'http'}://{h}" for h in self.hostnames)
         self.data_plane_service = data_plane_name(args.gateway_name)
         self.data_plane_peer = Peer(namespace=args.namespace_name,
                                     pod_labels={GATEWAY_NAME_LABEL: args.gateway_name})
-        self.certificate_secret = f"{args.gateway_name}-tls" if tls else None
+        self.certificate_secrets = {h: certificate_name(h) for h in self.hostnames} if tls else {}
 
         # NGF's chart ships only its own gateway.nginx.org CRDs (crds/ -> config/crd/bases); the Gateway
         # API CRDs are installed separately, at the version NGF supports (config/crd/gateway-api/standard).
@@ -244,11 +298,16 @@ class Gateway(pulumi.ComponentResource):
                 namespace=args.cert_manager_namespace.metadata.name, values=cert_manager_values(),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cert_manager_namespace, self.crds]))
 
-        listeners = [self._listener(HTTP_LISTENER, "HTTP", HTTP_PORT)]
-        if tls is not None:
-            listeners.append({**self._listener(HTTPS_LISTENER, "HTTPS", HTTPS_PORT),
+        listeners = []
+        for host, owner in self.owners.items():
+            if tls is None:
+                listeners.append(_listener(listener_name(HTTP_LISTENER, host), "HTTP", HTTP_PORT, host, owner))
+                continue
+            listeners.append(_listener(listener_name(HTTP_LISTENER, host), "HTTP", HTTP_PORT, host,
+                                       args.namespace_name))
+            listeners.append({**_listener(listener_name(HTTPS_LISTENER, host), "HTTPS", HTTPS_PORT, host, owner),
                               "tls": {"mode": "Terminate", "certificateRefs": [
-                                  {"group": "", "kind": "Secret", "name": self.certificate_secret}]}})
+                                  {"group": "", "kind": "Secret", "name": self.certificate_secrets[host]}]}})
         self.gateway = k8s.apiextensions.CustomResource(
             f"{name}-gateway",
             api_version=GATEWAY_API_VERSION, kind="Gateway",
@@ -258,18 +317,22 @@ class Gateway(pulumi.ComponentResource):
             # the class and its NginxProxy come from the controller's release
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace, self.crds, self.controller]))
 
+        self.redirects = ()
         if tls is not None:
-            assert self.cert_manager is not None and self.certificate_secret is not None  # set above when tls is on
+            assert self.cert_manager is not None  # set above when tls is on
+            self.redirects = tuple(self._redirect(f"{name}-redirect-{i}", host, args.namespace)
+                                   for i, host in enumerate(self.hostnames))
             # Declared through the provider's own object list (yaml/v2 ConfigGroup), not CustomResource:
             # no cert-manager CRD schema is available to validate them here. docs/gateway.md, "Decisions".
             self.issuer = k8s.yaml.v2.ConfigGroup(
                 f"{name}-cluster-issuer",
                 objs=[cluster_issuer(tls, gateway_name=args.gateway_name, gateway_namespace=args.namespace_name)],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cert_manager]))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[
+                    r for r in (self.cert_manager,) if r is not None]))
             self.certificate = k8s.yaml.v2.ConfigGroup(
-                f"{name}-certificate",
-                objs=[certificate(name=self.certificate_secret, namespace=args.namespace_name,
-                                  issuer=tls.issuer, hostnames=self.hostnames)],
+                f"{name}-certificates",
+                objs=[certificate(name=self.certificate_secrets[h], namespace=args.namespace_name,
+                                  issuer=tls.issuer, hostnames=(h,)) for h in self.hostnames],
                 # Issuance waits on DNS pointing at the load balancer, which happens outside Pulumi;
                 # `pulumi up` must not hang on it. cert-manager retries until it succeeds.
                 skip_await=True,
@@ -278,15 +341,40 @@ class Gateway(pulumi.ComponentResource):
         self.register_outputs({
             "gateway_name": self.gateway_name, "gateway_namespace": self.gateway_namespace,
             "gateway_class": self.gateway_class, "listeners": [x["name"] for x in listeners],
-            "urls": list(self.urls), "data_plane_service": self.data_plane_service,
+            "owners": self.owners, "urls": list(self.urls), "data_plane_service": self.data_plane_service,
         })
 
-    @staticmethod
-    def _listener(name: str, protocol: str, port: int) -> dict[str, Any]:
-        # Only namespaces that opted in (tenancy labels app namespaces, and the platform namespaces
-        # serving a UI) may attach routes: a stray route elsewhere cannot hijack a hostname.
-        return {"name": name, "protocol": protocol, "port": port,
-                "allowedRoutes": {
-                    "kinds": [{"group": GATEWAY_API, "kind": "HTTPRoute"}],
-                    "namespaces": {"from": "Selector", "selector": {
-                        "matchLabels": {labels.GATEWAY_ROUTES: labels.GATEWAY_ROUTES_ALLOWED}}}}}
+    def listener_for(self, hostname: str) -> str:
+        """The listener a route serving `hostname` attaches to: HTTPS with TLS, else HTTP. A hostname the
+        Gateway does not serve is refused here rather than as a route that never attaches."""
+        if hostname not in self.owners:
+            raise ValueError(f"{hostname}: not served by the Gateway (serves {', '.join(self.hostnames)}); "
+                             "add it to the stack's served hostnames (stack.served_hostnames)")
+        return listener_name(self.https_listener or self.http_listener, hostname)
+
+    def _redirect(self, resource_name: str, hostname: str, namespace: k8s.core.v1.Namespace) -> pulumi.Resource:
+        # cert-manager's HTTP-01 solver routes match an Exact path, which outranks this prefix, so
+        # challenges are still answered over plain HTTP.
+        route = bounded_name(f"redirect-{listener_name(HTTP_LISTENER, hostname)}", 63)  # also a label value
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=GATEWAY_API_VERSION, kind="HTTPRoute",
+            metadata={"name": route, "namespace": namespace.metadata.name, "labels": labels.common(route, "route")},
+            spec={"parentRefs": [{"group": GATEWAY_API, "kind": "Gateway", "name": self.gateway_name,
+                                  "namespace": self.gateway_namespace,
+                                  "sectionName": listener_name(HTTP_LISTENER, hostname)}],
+                  "hostnames": [hostname],
+                  "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                             "filters": [{"type": "RequestRedirect",
+                                          "requestRedirect": {"scheme": "https", "statusCode": 301}}]}]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, self.crds, self.gateway]))
+
+
+def _listener(name: str, protocol: str, port: int, hostname: str, namespace: str) -> dict[str, Any]:
+    """A listener for one hostname admitting HTTPRoutes from exactly one namespace: a route created in
+    any other namespace for this hostname (kubectl included) is not accepted by the Gateway."""
+    return {"name": name, "protocol": protocol, "port": port, "hostname": hostname,
+            "allowedRoutes": {
+                "kinds": [{"group": GATEWAY_API, "kind": "HTTPRoute"}],
+                "namespaces": {"from": "Selector", "selector": {
+                    "matchLabels": {labels.NAMESPACE_NAME: namespace}}}}}

@@ -1,8 +1,9 @@
 """How an app puts itself behind the platform Gateway: one call declares the app's `HTTPRoute`(s) and
 the NetworkPolicy flow from the Gateway's nginx pods to the app's pods.
 
-Apps own their routes (in their namespace); the platform owns the Gateway. With TLS on, the route is
-served on the HTTPS listener and a second route answers plain HTTP with a redirect to HTTPS.
+Apps own their routes (in their namespace); the platform owns the Gateway. The route attaches by
+sectionName to each of its hostnames' listener (`https-<host>` with TLS, else `http-<host>`), which
+admits only the hostname's owning namespace. With TLS, plain HTTP is the Gateway's own redirect.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ class HttpRouteArgs(BaseModel):
     gateway: Gateway
     """The platform Gateway to attach to."""
     namespace: k8s.core.v1.Namespace
-    """The app's namespace: the route lives there, next to its Services. It must carry the Gateway's
-    opt-in label (tenancy sets it on app namespaces)."""
+    """The app's namespace: the route lives there, next to its Services. It must own every hostname
+    of the route (the Gateway's `owners`)."""
     route_name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=47)
     """metadata.name of the HTTPRoute. At most 47 characters: the redirect route and the policies add
     `-redirect` / `-from-gateway-<n>`, and every name is also a label value (63 at most)."""
     hostnames: tuple[str, ...] = Field(min_length=1)
-    """Hostnames the route serves. With TLS they must be among `gateway.hostnames` (the certificate's)."""
+    """Hostnames the route serves: each must be served by the Gateway, and owned by `namespace` or the
+    Gateway will not attach the route (its listeners admit only the owner; tests/test_access_matrix.py)."""
     backends: tuple[RouteBackend, ...] = Field(min_length=1)
     """Where requests go, with their weights."""
     path_prefix: str = Field(default="/", pattern=r"^/")
@@ -76,26 +78,22 @@ class HttpRouteArgs(BaseModel):
             raise ValueError(f"paths {bad}: expected absolute path prefixes starting with /")
         if not any(b.weight for b in self.backends):
             raise ValueError("every backend has weight 0; expected at least one to receive requests")
-        if self.gateway.https_listener and (uncovered := [h for h in self.hostnames
-                                                          if not covered(h, self.gateway.hostnames)]):
-            raise ValueError(f"{', '.join(uncovered)}: not on the Gateway's certificate "
-                             f"(covers {', '.join(self.gateway.hostnames)}); add it to the stack's served "
+        if unserved := [h for h in self.hostnames if h not in self.gateway.owners]:
+            raise ValueError(f"{', '.join(unserved)}: not served by the Gateway (serves "
+                             f"{', '.join(self.gateway.hostnames)}); add it to the stack's served "
                              "hostnames (stack.served_hostnames)")
         return self
 
 
 class HttpRoute(pulumi.ComponentResource):
-    """An app's HTTPRoute on the platform Gateway, the HTTP->HTTPS redirect when TLS is on, and the
-    NetworkPolicies letting the Gateway's nginx pods reach each backend's pods."""
+    """An app's HTTPRoute on the platform Gateway and the NetworkPolicies letting the Gateway's nginx pods reach each backend's pods."""
 
     route: k8s.apiextensions.CustomResource
     """The HTTPRoute that forwards to the backends (HTTPS listener with TLS, else HTTP)."""
-    redirect: pulumi.Resource | None
-    """The HTTPRoute on the HTTP listener answering 301 to https://, when TLS is on."""
     network_policies: tuple[k8s.networking.v1.NetworkPolicy, ...]
     """gateway -> backend pods, one per backend that names its pods."""
-    listener: str
-    """The listener `route` attaches to."""
+    listeners: tuple[str, ...]
+    """The listeners `route` attaches to, one per hostname."""
 
     def __init__(self, name: str, args: HttpRouteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("event-platform:gateway:HttpRoute", name, None, opts)
@@ -103,34 +101,18 @@ class HttpRoute(pulumi.ComponentResource):
         ns = args.namespace.metadata.name
         deps: list[pulumi.Resource] = [args.namespace, gw.crds, gw.gateway]
         match = [{"path": {"type": "PathPrefix", "value": path}} for path in args.paths or (args.path_prefix,)]
-        self.listener = gw.https_listener or gw.http_listener
+        self.listeners = tuple(gw.listener_for(h) for h in args.hostnames)
 
         self.route = k8s.apiextensions.CustomResource(
             f"{name}-route",
             api_version=GATEWAY_API_VERSION, kind="HTTPRoute",
             metadata={"name": args.route_name, "namespace": ns, "labels": labels.common(args.route_name, "route")},
-            spec={"parentRefs": [parent_ref(gw, self.listener)],
+            spec={"parentRefs": [parent_ref(gw, listener) for listener in self.listeners],
                   "hostnames": list(args.hostnames),
                   "rules": [{"matches": match,
                              "backendRefs": [{"group": "", "kind": "Service", "name": b.service.metadata.name,
                                               "port": b.port, "weight": b.weight} for b in args.backends]}]},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*deps, *(b.service for b in args.backends)]))
-
-        self.redirect = None
-        if gw.https_listener:
-            redirect_name = f"{args.route_name}-redirect"
-            self.redirect = k8s.apiextensions.CustomResource(
-                f"{name}-redirect",
-                api_version=GATEWAY_API_VERSION, kind="HTTPRoute",
-                metadata={"name": redirect_name, "namespace": ns,
-                          "labels": labels.common(redirect_name, "route")},
-                # cert-manager's HTTP-01 solver routes match an Exact path, which wins over this prefix,
-                # so challenges are still answered over plain HTTP.
-                spec={"parentRefs": [parent_ref(gw, gw.http_listener)],
-                      "hostnames": list(args.hostnames),
-                      "rules": [{"matches": match, "filters": [{"type": "RequestRedirect", "requestRedirect": {
-                          "scheme": "https", "statusCode": 301}}]}]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=deps))
 
         policies = []
         seen: set[tuple[tuple[tuple[str, str], ...], int]] = set()
@@ -148,7 +130,7 @@ class HttpRoute(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])))
         self.network_policies = tuple(policies)
 
-        self.register_outputs({"route": self.route.metadata["name"], "listener": self.listener,
+        self.register_outputs({"route": args.route_name, "listeners": list(self.listeners),
                                "hostnames": list(args.hostnames)})
 
 

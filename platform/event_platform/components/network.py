@@ -19,7 +19,7 @@ class Peer:
     """The other end of a flow: pods matching `pod_labels` in the namespace named `namespace`
     (None: the policy's own namespace). Empty `pod_labels`: every pod there."""
 
-    namespace: pulumi.Input[str] | None = None
+    namespace: str | pulumi.Output[str] | None = None
     pod_labels: dict[str, str] | None = None
 
     def as_kubernetes(self) -> dict:

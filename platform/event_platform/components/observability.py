@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels, versions
 from event_platform.alerts.platform_rules import platform_rule_groups
-from event_platform.components.gateway import GATEWAY_API_VERSION, Gateway
+from event_platform.components.gateway import Gateway
 from event_platform.components.helm import helm_release
 from event_platform.components.http_route import parent_ref
 from event_platform.components.secrets import SecretEntry, SecretStore
@@ -216,7 +216,7 @@ def kube_prometheus_stack_values(*, cfg: ObservabilityConfig, namespace: str, cl
                                  storage_class: str | None, gateway: Gateway, hostname: str) -> dict[str, Any]:
     """kube-prometheus-stack 88.5.3 values (operator v0.93.1, Grafana subchart 12.11.1)."""
     prom = cfg.prometheus
-    listener = gateway.https_listener or gateway.http_listener
+    listener = gateway.listener_for(hostname)  # issue 12: per-hostname listeners
     scheme = "https" if gateway.https_listener else "http"
     alertmanager_spec: dict[str, Any] = {
         "resources": ALERTMANAGER_RESOURCES,
@@ -413,8 +413,8 @@ class ObservabilityArgs(BaseModel):
     config: ObservabilityConfig
     """Retention, storage and resources, Grafana's hostname, alert receivers."""
     namespace: k8s.core.v1.Namespace
-    """The platform `monitoring` namespace (from tenancy; PSA privileged for node-exporter, and
-    carrying the Gateway's route opt-in label for Grafana's route)."""
+    """The platform `monitoring` namespace (from tenancy; PSA privileged for node-exporter; the owner
+    of Grafana's hostname on the Gateway)."""
     namespace_name: str
     """metadata.name of `namespace`, needed as plain text in URLs and NetworkPolicies."""
     secrets: SecretStore
@@ -448,8 +448,6 @@ class Observability(pulumi.ComponentResource):
     """The ExternalSecret producing Grafana's admin credentials."""
     alertmanager_secret: pulumi.Resource | None
     """The ExternalSecret producing the receivers' URLs, when receivers are configured."""
-    grafana_redirect: pulumi.Resource | None
-    """The HTTP -> HTTPS redirect route for Grafana's hostname, when the Gateway serves TLS."""
     rules: pulumi.Resource
     """The platform's own PrometheusRule (scraping and log pipeline alerts)."""
     dashboards: tuple[k8s.core.v1.ConfigMap, ...]
@@ -499,20 +497,6 @@ class Observability(pulumi.ComponentResource):
             f"{name}-alloy", versions.ALLOY, namespace=namespace.metadata.name,
             values=alloy_values(f"{self.loki_url}/loki/api/v1/push"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, self.release, self.loki_release]))
-
-        self.grafana_redirect = None
-        if gw.https_listener:
-            self.grafana_redirect = k8s.apiextensions.CustomResource(
-                f"{name}-grafana-redirect",
-                api_version=GATEWAY_API_VERSION, kind="HTTPRoute",
-                metadata={"name": "grafana-redirect", "namespace": namespace.metadata.name,
-                          "labels": labels.common("grafana-redirect", "route")},
-                spec={"parentRefs": [parent_ref(gw, gw.http_listener)],
-                      "hostnames": [self.grafana_hostname],
-                      "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                                 "filters": [{"type": "RequestRedirect",
-                                              "requestRedirect": {"scheme": "https", "statusCode": 301}}]}]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, gw.crds, gw.gateway]))
 
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-platform-rules",

@@ -5,6 +5,13 @@ again, and a headless Service gives it a stable DNS name (`redis-0.redis-headles
 It is the collector's cache of the recent-events window, so it evicts (allkeys-lru) instead of
 refusing writes, and persists by snapshots only. The password lives in the secret store; an
 ExternalSecret turns it into the Secret both Redis and its clients read (`url_secret_name`).
+
+Rotation: Redis reads its password at start, the collector its URL at start. Redis accepts two
+passwords (the store's `password` and `previous-password`), clients connect with `password`, and the
+Secret's name carries the rotation count (`RedisConfig.password_rotation`). Raising the count makes a
+new Secret; Redis's StatefulSet rolls onto it first (accepting the new and the old password, so the
+collector's running pods keep working), and only when it is ready does the collector's Deployment,
+which depends on it, roll onto the new URL. Pods never start before their Secret exists.
 """
 
 from __future__ import annotations
@@ -22,15 +29,22 @@ from event_platform.components.secrets import SecretEntry, SecretStore
 from event_platform.config import RedisConfig, quantity_bytes
 
 REDIS_PORT = 6379
-REDIS_UID = 999
-"""The image's `redis` user (docker-library redis, alpine variant)."""
+REDIS_UID = 10001
+"""A UID no host account has (checkov CKV_K8S_40: a container escaping as 999 could own a host
+service's files). The image's own `redis` user (999) is not needed: the container runs redis-server
+directly (no entrypoint that switches users), its root filesystem is read-only, and /data is writable
+through `fsGroup`."""
 REDIS_GID = 1000
-"""The image's `redis` group."""
+"""The image's `redis` group; also the volume's group (`fsGroup`), so snapshots written by an earlier
+UID stay readable and replaceable."""
 CONFIG_DIR = "/etc/redis"
 AUTH_DIR = "/etc/redis-auth"
 AUTH_FILE = "auth.conf"
-"""Key of the auth Secret holding `requirepass <password>`, which redis.conf includes: the password
-reaches Redis neither through the ConfigMap nor on its command line."""
+"""Key of the auth Secret holding the `user default` ACL line with both accepted passwords, which
+redis.conf includes: the password reaches Redis neither through the ConfigMap nor on its command line."""
+PREVIOUS_PASSWORD = "previous-password"
+"""Store property of the password Redis still accepts during a rotation (set it to the old value
+before putting a new `password`; set it equal to `password` afterwards to retire the old one)."""
 
 
 class RedisArgs(BaseModel):
@@ -72,6 +86,9 @@ class Redis(pulumi.ComponentResource):
     """Secret produced by the ExternalSecret: keys `url` (redis://:<password>@<service>.<ns>.svc:6379/0),
     `password` and `auth.conf`."""
     url_secret_key: str = "url"
+    client_pod_annotations: dict[str, str]
+    """Put these on the clients' pod templates: they change with each rotation (the Secret name does
+    too), so a rotation rolls the clients after Redis."""
     pod_labels: dict[str, str]
     """Labels selecting the Redis pod."""
     statefulset: k8s.apps.v1.StatefulSet
@@ -85,7 +102,9 @@ class Redis(pulumi.ComponentResource):
         self.service_name = app
         self.headless_service_name = f"{app}-headless"
         self.port = REDIS_PORT
-        self.url_secret_name = f"{app}-auth"
+        rotation = args.config.password_rotation
+        self.url_secret_name = f"{app}-auth" + (f"-r{rotation}" if rotation else "")
+        self.client_pod_annotations = {"event-platform.io/redis-password-rotation": str(rotation)}
         self.url_secret_key = "url"
         self.pod_labels = {labels.NAME: app, labels.COMPONENT: "cache"}
         namespace = args.namespace
@@ -95,12 +114,13 @@ class Redis(pulumi.ComponentResource):
 
         self.external_secret = args.secrets.external_secret(
             f"{name}-auth", namespace=namespace, secret_name=self.url_secret_name,
-            data={"password": SecretEntry(args.password_key, "password")},
+            data={"password": SecretEntry(args.password_key, "password"),
+                  "previous": SecretEntry(args.password_key, PREVIOUS_PASSWORD)},
             template={
                 # The dev store generates alphanumerics; a real vault's value must be URL-safe too.
                 "url": ns.apply(lambda n: f"redis://:{{{{ .password }}}}@{app}.{n}.svc:{REDIS_PORT}/0"),
                 "password": "{{ .password }}",
-                AUTH_FILE: "requirepass {{ .password }}\n",
+                AUTH_FILE: auth_conf_template(),
             },
             opts=pulumi.ResourceOptions(parent=self))
 
@@ -140,7 +160,8 @@ class Redis(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": {**meta_labels, **self.pod_labels},
                                  # A changed redis.conf rolls the pod (Redis reads it only at start).
-                                 "annotations": {"checksum/config": hashlib.sha256(conf.encode()).hexdigest()}},
+                                 "annotations": {"checksum/config": hashlib.sha256(conf.encode()).hexdigest(),
+                                                 **self.client_pod_annotations}},
                     "spec": pod_spec(args.config, self.url_secret_name, f"{app}-config"),
                 },
                 "volumeClaimTemplates": [{
@@ -156,7 +177,14 @@ class Redis(pulumi.ComponentResource):
             name, namespace=ns, server_name=app, server_pods=self.pod_labels, clients=args.clients,
             port=REDIS_PORT, opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
         self.register_outputs({"service_name": self.service_name, "url_secret_name": self.url_secret_name,
+                               "client_pod_annotations": self.client_pod_annotations,
                                "statefulset": self.statefulset.metadata.name})
+
+
+def auth_conf_template() -> str:
+    """The ESO template of the included auth file: the default user, reset, then both passwords (a
+    duplicate is harmless), all keys, channels and commands, as `requirepass` would give."""
+    return "user default on resetpass >{{ .password }} >{{ .previous }} ~* &* +@all\n"
 
 
 def redis_conf(cfg: RedisConfig) -> str:

@@ -26,9 +26,6 @@ class PlatformNamespaceSpec(BaseModel):
     """What runs there (goes into an annotation, and explains the Pod Security level)."""
     pod_security: PodSecurityLevel = "restricted"
     """Least level its pods work with. Omitted: restricted. Anything looser must say why in `purpose`."""
-    allow_gateway_routes: bool = False
-    """Label the namespace so its HTTPRoutes may attach to the platform Gateway (a platform UI such as
-    Grafana, or cert-manager's HTTP-01 solver routes). Omitted: False."""
 
 
 class TenancyArgs(BaseModel):
@@ -58,9 +55,7 @@ class Tenancy(pulumi.ComponentResource):
                 f"{name}-{spec.name}",
                 metadata={"name": spec.name,
                           "labels": {**labels.common(spec.name, "platform-namespace"),
-                                     **pod_security_labels(spec.pod_security),
-                                     **({labels.GATEWAY_ROUTES: labels.GATEWAY_ROUTES_ALLOWED}
-                                        if spec.allow_gateway_routes else {})},
+                                     **pod_security_labels(spec.pod_security)},
                           "annotations": {"event-platform.io/purpose": spec.purpose}},
                 opts=child)
             for spec in args.platform}
