@@ -7,6 +7,7 @@ are registered on it explicitly.
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Iterable
 
 import prometheus_client
@@ -21,7 +22,7 @@ from prometheus_client import (
 )
 
 # The `_created` companion series double the exposition size and nobody graphs them.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
 
 CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
 OTHER_SOURCE = "_other"
@@ -136,9 +137,7 @@ class Metrics:
         The number of distinct ``source`` labels is capped: sources come from
         clients, and an unbounded label set is an unbounded memory leak.
         """
-        counts: dict[str, int] = {}
-        for source in sources:
-            counts[source] = counts.get(source, 0) + 1
+        counts = Tally(sources)  # counted in C: this runs once per stored event
         for source, count in counts.items():
             child = self._source_children.get(source)
             if child is None:

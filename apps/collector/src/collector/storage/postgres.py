@@ -41,6 +41,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     pg_errors.InsufficientResourcesError,  # too many connections, disk full
     pg_errors.ReadOnlySQLTransactionError,  # failover left us on a standby
 )
+#: What closing the pool may raise besides: it did not finish in time.
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *UNAVAILABLE_ERRORS)
 
 
 def _migrations(schema: str) -> dict[int, list[str]]:
@@ -126,7 +128,7 @@ class PostgresStore:
             try:
                 async with asyncio.timeout(self._timeout):
                     await pool.close()
-            except (TimeoutError, *UNAVAILABLE_ERRORS):
+            except _CLOSE_ERRORS:
                 pool.terminate()
 
     async def _run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]], timeout: float | None = None) -> T:
