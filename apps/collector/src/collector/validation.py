@@ -134,13 +134,24 @@ def _valid_event(item: Any, limits: EventLimits) -> NewEvent | None:
         return (source, action, "{}")
     if type(attributes) is not dict:
         return None
+    encoded = _encode_attributes(attributes)
+    if encoded is None or _too_large(encoded, limits):
+        return None
+    return (source, action, encoded.decode())
+
+
+def _encode_attributes(attributes: dict[str, Any]) -> bytes | None:
+    """The attributes as compact JSON, or None when they nest deeper than JSON output allows."""
     try:
-        attributes_json = orjson.dumps(attributes).decode()
+        return orjson.dumps(attributes)
     except orjson.JSONEncodeError:
+        # Parsing allows 1024 levels of nesting, serializing only 254.
         return None
-    if len(attributes_json) > limits.max_attributes_bytes:
-        return None
-    return (source, action, attributes_json)
+
+
+def _too_large(encoded: bytes, limits: EventLimits) -> bool:
+    """The one place the ``MAX_ATTRIBUTES_BYTES`` limit is applied: UTF-8 bytes, the limit itself allowed."""
+    return len(encoded) > limits.max_attributes_bytes
 
 
 def _check_event(item: Any, prefix: str, errors: _Errors, limits: EventLimits) -> NewEvent | None:
@@ -155,17 +166,16 @@ def _check_event(item: Any, prefix: str, errors: _Errors, limits: EventLimits) -
         if type(attributes) is not dict:
             errors.add(prefix + "attributes", "must be a JSON object")
         else:
-            try:
-                attributes_json = orjson.dumps(attributes).decode()
-            except orjson.JSONEncodeError:
-                # Parsing allows 1024 levels of nesting, serializing only 254.
+            encoded = _encode_attributes(attributes)
+            if encoded is None:
                 errors.add(prefix + "attributes", "is nested too deeply")
-                attributes_json = "{}"
-            if len(attributes_json) > limits.max_attributes_bytes:
+            elif _too_large(encoded, limits):
                 errors.add(
                     prefix + "attributes",
-                    f"is {len(attributes_json)} bytes as JSON; at most {limits.max_attributes_bytes} are allowed",
+                    f"is {len(encoded)} bytes as JSON; at most {limits.max_attributes_bytes} are allowed",
                 )
+            else:
+                attributes_json = encoded.decode()
     if len(item) > 3 or not ALLOWED_EVENT_FIELDS.issuperset(item):
         for key in item:
             if key not in ALLOWED_EVENT_FIELDS:
