@@ -180,7 +180,9 @@ def start_app():
     return running_app
 
 
-def metric_value(exposition: str, name: str, labels: dict[str, str] | None = None, *, absent: float | None = None) -> float:
+def metric_value(
+    exposition: str, name: str, labels: dict[str, str] | None = None, *, absent: float | None = None
+) -> float:
     """Value of one sample in a Prometheus text exposition.
 
     A sample that is not there fails the test (a renamed metric must not read as 0), unless the
