@@ -140,7 +140,8 @@ async def test_a_sigkill_during_a_commit_under_load_loses_no_acknowledged_event(
     await proxy.cut()
     stored = await read_stored_ids(postgres_url, pg_schema)
     missing = set(acked) - stored
-    assert not missing, f"{len(missing)} acknowledged events lost ({len(acked) - acked_before_stall} acked while stalled)"
+    stalled_acks = len(acked) - acked_before_stall
+    assert not missing, f"{len(missing)} acknowledged events lost ({stalled_acks} acked while stalled)"
     assert not [failure for failure in failures if failure.startswith(("4", "5"))], failures[:5]
 
 
