@@ -121,6 +121,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (less noisy than throughput on a busy machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _duration_to_ms(text: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
     if not match:
@@ -175,12 +181,6 @@ class Wrk:
             fail(f"wrk exited with {completed.returncode}: {completed.stderr.strip() or completed.stdout.strip()}")
         return parse_wrk(completed.stdout)
 
-    def measure(
-        self, url: str, script: str, *, connections: int, seconds: float, warmup: float, env: dict[str, str]
-    ) -> WrkResult:
-        if warmup > 0:
-            self.run(url, script, connections=connections, seconds=warmup, env=env)
-        return self.run(url, script, connections=connections, seconds=seconds, env=env)
 
 
 class Database:
@@ -451,21 +451,22 @@ def run_go(args: argparse.Namespace, wrk: Wrk, workdir: Path, env: dict[str, str
     try:
         go.wait_answering("/events")
         log(f"Go original: single-event POSTs at {args.connections} connections, {args.seconds}s")
-        single = wrk.measure(
-            go.url + "/events",
-            "post_single.lua",
-            connections=args.connections,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            env=env,
+        wrk.run(go.url + "/events", "post_single.lua", connections=args.connections, seconds=args.warmup, env=env)
+        cpu_before = cpu_seconds(go.pid)
+        single = wrk.run(
+            go.url + "/events", "post_single.lua", connections=args.connections, seconds=args.seconds, env=env
         )
+        cpu = cpu_seconds(go.pid) - cpu_before
         if single.non_2xx or single.socket_errors:
             fail(f"the Go original answered {single.non_2xx} non-2xx, {single.socket_errors} socket errors")
         rss_mib = round(rss_bytes(go.pid) / 2**20, 1)
     finally:
         go.stop()
     log(f"Go original: {single.requests_per_second:,.0f} req/s, p99 {single.p99_ms:.1f} ms")
-    return {"single": asdict(single), "rss_mib_after": rss_mib}
+    return {
+        "single": {**asdict(single), "cpu_us_per_request": round(cpu / max(1, single.requests) * 1e6, 1)},
+        "rss_mib_after": rss_mib,
+    }
 
 
 def run_collector(args: argparse.Namespace, wrk: Wrk, workdir: Path, database: Database) -> dict[str, Any]:
@@ -519,13 +520,20 @@ def run_collector(args: argparse.Namespace, wrk: Wrk, workdir: Path, database: D
         wrk.run(service.url + "/events", "post_single.lua", connections=args.connections, seconds=args.warmup,
                 env=wrk_env)
         before = database.count()
+        cpu_before = cpu_seconds(pid)
         single = wrk.run(
             service.url + "/events", "post_single.lua", connections=args.connections, seconds=args.seconds,
             env=wrk_env,
         )
+        cpu = cpu_seconds(pid) - cpu_before
         stored = database.count() - before
         acknowledged = single.requests - single.non_2xx
-        results["single"] = {**asdict(single), "acknowledged": acknowledged, "stored": stored}
+        results["single"] = {
+            **asdict(single),
+            "acknowledged": acknowledged,
+            "stored": stored,
+            "cpu_us_per_request": round(cpu / max(1, single.requests) * 1e6, 1),
+        }
         log(f"collector: {single.requests_per_second:,.0f} req/s, p99 {single.p99_ms:.1f} ms, "
             f"{acknowledged:,} acknowledged, {stored:,} stored")
 
@@ -534,10 +542,12 @@ def run_collector(args: argparse.Namespace, wrk: Wrk, workdir: Path, database: D
         wrk.run(service.url + "/events", "post_batch.lua", connections=args.batch_connections, seconds=args.warmup,
                 env=wrk_env)
         before = database.count()
+        cpu_before = cpu_seconds(pid)
         batch = wrk.run(
             service.url + "/events", "post_batch.lua", connections=args.batch_connections, seconds=args.seconds,
             env=wrk_env,
         )
+        cpu = cpu_seconds(pid) - cpu_before
         stored = database.count() - before
         acknowledged_events = (batch.requests - batch.non_2xx) * args.batch_size
         results["batch"] = {
@@ -546,6 +556,7 @@ def run_collector(args: argparse.Namespace, wrk: Wrk, workdir: Path, database: D
             "acknowledged_events": acknowledged_events,
             "stored": stored,
             "events_per_second": round(acknowledged_events / batch.seconds),
+            "cpu_us_per_event": round(cpu / max(1, acknowledged_events) * 1e6, 2),
         }
         log(f"collector: {results['batch']['events_per_second']:,} events/s, {stored:,} stored")
         results["rss_mib_after"] = round(rss_bytes(pid) / 2**20, 1)
@@ -603,6 +614,9 @@ def print_table(results: dict[str, Any]) -> None:
             f"{go['single']['requests_per_second']:,.0f} events/s",
             f"{ratios['batch_events']:.2f}x",
         ),
+        ("service CPU per request (single) / per event (batched)",
+         f"{single['cpu_us_per_request']:.0f} us / {batch['cpu_us_per_event']:.1f} us",
+         f"{go['single']['cpu_us_per_request']:.0f} us / -", ""),
         ("RSS 100,000 -> 1,000,000 stored events",
          f"{collector['rss']['small_mib']} -> {collector['rss']['large_mib']} MiB "
          f"({collector['rss']['growth_percent']:+.1f} %)", "", ""),

@@ -122,6 +122,10 @@ class Metrics:
             "HTTP requests being handled.",
             registry=r,
         )
+        #: Requests being handled: a plain integer on the event loop, read when /metrics is scraped
+        #: (a locked gauge update twice per request costs more than the request's own counting).
+        self.inflight = 0
+        self.inflight_requests.set_function(lambda: self.inflight)
         self.ready = Gauge("collector_ready", "1 when /readyz answers 200.", registry=r)
         self.database_up = Gauge("collector_database_up", "1 when the last database operation succeeded.", registry=r)
         self.draining = Gauge("collector_draining", "1 after SIGTERM, while the process drains.", registry=r)
