@@ -78,6 +78,23 @@ def event_documents(rows: Sequence[EventRow]) -> list[bytes]:
     return documents
 
 
+def zadd_arguments(rows: Sequence[EventRow]) -> list[bytes]:
+    """``score member score member ...`` of ``ZADD`` for ``rows``, already encoded.
+
+    redis-py's ``zadd`` takes a dict and encodes each score (``repr`` of an int) and member again
+    per command; rows of one group share their time, so the score is encoded once here, and bytes
+    pass through redis-py's encoder untouched.
+    """
+    scores: dict[int, bytes] = {}
+    arguments: list[bytes] = []
+    for row, document in zip(rows, event_documents(rows), strict=True):
+        score = scores.get(row[1])
+        if score is None:
+            score = scores[row[1]] = str(row[1]).encode()
+        arguments += (score, document)
+    return arguments
+
+
 def cursor_position(document: bytes, score: float) -> tuple[int, str]:
     """(time_us, id) of a cached event document, for building the next-page cursor."""
     return int(score), document[_ID_OFFSET:_ID_END].decode()
@@ -133,7 +150,7 @@ class RecentEventsCache:
         # Rows of one group share a time and ascend by id, and groups ascend in
         # time, so only the group's last `window` rows can be in the window.
         newest = rows[-self.window :]
-        members = dict(zip(event_documents(newest), (row[1] for row in newest), strict=True))
+        members = zadd_arguments(newest)
         invalidate = self._incomplete
         try:
             async with asyncio.timeout(self._timeout * 2):
@@ -142,7 +159,7 @@ class RecentEventsCache:
                     # Earlier writes were not mirrored: no replica may serve this window
                     # until it has been rebuilt from the database.
                     pipe.delete(self._complete_key, self._window_key)
-                pipe.zadd(self._window_key, members)
+                pipe.execute_command("ZADD", self._window_key, *members)
                 pipe.zremrangebyrank(self._window_key, 0, -(self.window + 1))
                 await pipe.execute()
         except _REDIS_FAILURES as exc:
@@ -197,7 +214,7 @@ class RecentEventsCache:
                 pipe = self._redis.pipeline(transaction=False)
                 if rows:
                     # Adding (not replacing) keeps events that writers pushed meanwhile.
-                    pipe.zadd(self._window_key, dict(zip(event_documents(rows), (row[1] for row in rows), strict=True)))
+                    pipe.execute_command("ZADD", self._window_key, *zadd_arguments(rows))
                     pipe.zremrangebyrank(self._window_key, 0, -(self.window + 1))
                 pipe.set(self._complete_key, b"1", ex=COMPLETE_MARKER_TTL_SECONDS)
                 await pipe.execute()
