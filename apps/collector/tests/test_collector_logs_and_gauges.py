@@ -13,7 +13,7 @@ from collector.logs import FLUSH_SECONDS, BatchingStreamHandler, JsonFormatter
 
 
 def _logger(stream: io.StringIO) -> tuple[logging.Logger, BatchingStreamHandler]:
-    handler = BatchingStreamHandler(stream)  # type: ignore[arg-type]
+    handler = BatchingStreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger(f"collector.test.batching.{id(stream)}")
     logger.handlers[:] = [handler]
