@@ -64,8 +64,9 @@ validate: render ## render STACK and check it with ../shared/tools/validate-mani
 	$(PY) $(SHARED)/tools/validate-manifests --crd-dir $(SHARED)/schemas/crds \
 	  --k8s-version "$$(PYTHONPATH=platform $(PY) -m event_platform.config $(STACK))" $(OUT)
 
-bench: venv ## benchmark the collector on the local PostgreSQL (figures go into the README)
-	$(PY) apps/collector/bench/bench.py
+bench: venv ## the collector in its production configuration beside the Go original; writes bench/results.json
+	$(PY) -m pip install --quiet -r apps/collector/requirements-dev.txt
+	$(PY) apps/collector/bench/bench.py $(BENCH_ARGS)
 
 up: venv ## bring the dev stack up on a local kind cluster (creates the cluster if missing)
 	scripts/dev-cluster.sh up

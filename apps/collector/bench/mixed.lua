@@ -1,4 +1,6 @@
 -- A mix of writes and the reads dashboards make: recent page, filters, time window, deep page.
+-- Writes carry the bearer token (BENCH_TOKEN); reads need none.
+local token = os.getenv("BENCH_TOKEN")
 local paths = {
   {"POST", "/events", '{"source":"mixed","action":"view","attributes":{"n":1}}'},
   {"GET", "/events?limit=100", nil},
@@ -11,6 +13,9 @@ request = function()
   index = index % #paths + 1
   local p = paths[index]
   local headers = nil
-  if p[3] then headers = {["Content-Type"] = "application/json"} end
+  if p[3] then
+    headers = {["Content-Type"] = "application/json"}
+    if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
+  end
   return wrk.format(p[1], p[2], headers, p[3])
 end

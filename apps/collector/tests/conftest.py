@@ -180,8 +180,14 @@ def start_app():
     return running_app
 
 
-def metric_value(exposition: str, name: str, labels: dict[str, str] | None = None) -> float:
-    """Value of one sample in a Prometheus text exposition (0.0 when absent)."""
+def metric_value(
+    exposition: str, name: str, labels: dict[str, str] | None = None, *, absent: float | None = None
+) -> float:
+    """Value of one sample in a Prometheus text exposition.
+
+    A sample that is not there fails the test (a renamed metric must not read as 0), unless the
+    caller passes ``absent``: the value a labelled child that was never touched stands for.
+    """
     wanted = ""
     if labels:
         wanted = "{" + ",".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
@@ -191,16 +197,27 @@ def metric_value(exposition: str, name: str, labels: dict[str, str] | None = Non
         sample, _, value = line.rpartition(" ")
         if sample == name + wanted:
             return float(value)
-    return 0.0
+    if absent is not None:
+        return absent
+    families = sorted({line.split()[2] for line in exposition.splitlines() if line.startswith("# TYPE ")})
+    raise AssertionError(f"no sample {name + wanted} in /metrics; metric families there: {', '.join(families)}")
+
+
+@pytest.fixture
+def parse_metric():
+    """:func:`metric_value` itself, for tests of the reader."""
+    return metric_value
 
 
 @pytest.fixture
 def read_metric():
-    """``await read_metric(client, name, labels)`` -> current value from /metrics."""
+    """``await read_metric(client, name, labels)`` -> current value from /metrics (missing fails)."""
 
-    async def read(client: httpx.AsyncClient, name: str, labels: dict[str, str] | None = None) -> float:
+    async def read(
+        client: httpx.AsyncClient, name: str, labels: dict[str, str] | None = None, *, absent: float | None = None
+    ) -> float:
         response = await client.get("/metrics")
-        return metric_value(response.text, name, labels)
+        return metric_value(response.text, name, labels, absent=absent)
 
     return read
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 JSON = {"content-type": "application/json"}
@@ -67,6 +68,36 @@ async def test_attributes_larger_than_the_limit_are_rejected(start_app, make_set
         response = await client.post("/events", json={"source": "s", "action": "a", "attributes": {"k": "v" * 100}})
         assert response.status_code == 422
         assert fields_of(response) == ["attributes"]
+
+
+@pytest.mark.parametrize(
+    "filler",
+    ["v", "\u00e9"],  # one byte per character, and two: the limit counts UTF-8 bytes, not characters
+    ids=["ascii", "two-byte-utf8"],
+)
+async def test_attributes_of_exactly_the_limit_are_stored_and_one_byte_more_are_rejected(
+    start_app, make_settings, tmp_path, filler
+):
+    """If this fails, MAX_ATTRIBUTES_BYTES is off by one, or counts characters where it promises bytes."""
+    limit = 64
+    settings = make_settings(sqlite_path=str(tmp_path / "e.db"), max_attributes_bytes=limit)
+    envelope = len(b'{"k":""}')
+    exact = {"k": filler * ((limit - envelope) // len(filler.encode()))}
+    over = {"k": exact["k"] + "v"}
+    assert len(orjson.dumps(exact)) == limit and len(orjson.dumps(over)) == limit + 1
+    async with start_app(settings) as (app, client):
+        for body in ({"source": "s", "action": "a", "attributes": exact},
+                     [{"source": "s", "action": "a", "attributes": exact}] * 2):
+            assert (await client.post("/events", json=body)).status_code == 201
+        for body in ({"source": "s", "action": "a", "attributes": over},
+                     [{"source": "s", "action": "a", "attributes": exact}, {"source": "s", "action": "a",
+                                                                            "attributes": over}]):
+            response = await client.post("/events", json=body)
+            assert response.status_code == 422
+            assert response.json()["details"][0]["message"] == (
+                f"is {limit + 1} bytes as JSON; at most {limit} are allowed"
+            )
+        assert await stored_count(app) == 3
 
 
 async def test_a_batch_with_one_bad_event_stores_nothing(start_app, backend_settings):

@@ -35,11 +35,12 @@ async def cached_app(start_app, make_settings, make_proxy, postgres_url, pg_sche
 
 async def wait_for_cache_hit(client, read_metric, path: str = "/events?limit=10") -> dict:
     """GET ``path`` until it is served from the window (the first read after a miss rebuilds it)."""
-    before = await read_metric(client, *HITS)
+    # No hit yet means no `hit` child yet; later reads must find it.
+    before = await read_metric(client, *HITS, absent=0.0)
     for _ in range(100):
         response = await client.get(path)
         assert response.status_code == 200
-        if await read_metric(client, *HITS) > before:
+        if await read_metric(client, *HITS, absent=0.0) > before:
             return response.json()
         await asyncio.sleep(0.05)
     raise AssertionError("the recent window was never served from Redis")

@@ -91,6 +91,67 @@ async def test_every_acknowledged_event_survives_sigkill(spawn_server, postgres_
 
 
 @pytest.mark.timeout(300)  # as above
+async def test_a_sigkill_during_a_commit_under_load_loses_no_acknowledged_event(
+    spawn_server, make_proxy, postgres_url, pg_schema, read_stored_ids, parse_metric
+):
+    """If this fails, the service acknowledges events before PostgreSQL committed them: a crash loses them.
+
+    After a first burst of load, the link to PostgreSQL stalls and clients keep posting: every
+    commit from then on hangs before its statement reaches the server, and the process is killed
+    with events waiting for their commit. A service that acknowledged before its commit returned
+    has then always acknowledged ids that are not in the table, however fast the database is.
+    """
+    proxy = await make_proxy(postgres_url)
+    server = spawn_server(
+        {"DATABASE_URL": proxy.url_for(postgres_url), "DATABASE_SCHEMA": pg_schema, "DB_TIMEOUT_SECONDS": "30"}
+    )
+    await asyncio.to_thread(server.wait_until, "/readyz")
+    acked: list[str] = []
+    failures: list[str] = []
+
+    first_burst = asyncio.Event()
+
+    async def stop_after_enough_acks() -> None:
+        deadline = time.monotonic() + 30
+        while len(acked) < 500 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        first_burst.set()
+
+    await asyncio.gather(
+        post_until(server.url, workers=16, stop=first_burst, acked=acked, failures=failures, batch=2),
+        stop_after_enough_acks(),
+    )
+    assert len(acked) >= 500, server.log()
+    acked_before_stall = len(acked)
+    proxy.stall()  # from now on no statement reaches PostgreSQL, and no answer comes back
+    killed = asyncio.Event()
+    pending_at_kill: list[float] = []
+
+    async def kill_during_the_commit() -> None:
+        # Clients keep posting: their requests can only wait for a commit. Shorter than the readiness
+        # ping's 1 s budget, so a ping caught by the stall cannot mark the store down (fast 503s) first.
+        await asyncio.sleep(0.4)
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as probe:
+            pending_at_kill.append(parse_metric((await probe.get("/metrics")).text, "collector_pending_events"))
+        server.signal(signal.SIGKILL)
+        killed.set()
+
+    await asyncio.gather(
+        post_until(server.url, workers=16, stop=killed, acked=acked, failures=failures, batch=2),
+        kill_during_the_commit(),
+    )
+    assert server.process.wait(timeout=10) == -signal.SIGKILL
+    assert pending_at_kill[0] > 0, "the kill must find events waiting for their commit"
+    # The held statements die with the connections, as they would with the process's sockets.
+    await proxy.cut()
+    stored = await read_stored_ids(postgres_url, pg_schema)
+    missing = set(acked) - stored
+    stalled_acks = len(acked) - acked_before_stall
+    assert not missing, f"{len(missing)} acknowledged events lost ({stalled_acks} acked while stalled)"
+    assert not [failure for failure in failures if failure.startswith(("4", "5"))], failures[:5]
+
+
+@pytest.mark.timeout(300)  # as above
 async def test_sigterm_under_load_drains_with_zero_failed_requests(
     spawn_server, postgres_url, pg_schema, read_stored_ids
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import asyncpg
 import pytest
@@ -72,3 +73,23 @@ async def test_every_listing_shape_is_served_by_an_index_without_sorting(postgre
     assert "Index" in plan, plan
     assert "Sort" not in plan, plan
     assert "Filter:" not in plan, plan  # every condition is an index condition, no row-by-row filtering
+
+
+async def test_sqlite_commits_are_durable_write_ahead_logged_and_fully_synced(tmp_path):
+    """If this fails, SQLite acknowledges commits that a power cut can undo (synchronous below FULL)
+    or keeps its journal in memory (journal_mode other than WAL), so a 201 no longer means stored."""
+    path = tmp_path / "durable.db"
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        # journal_mode=WAL is a property of the file: a fresh connection must see it.
+        with sqlite3.connect(path) as observer:
+            assert observer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # synchronous is per connection: both of the store's must run FULL (2).
+        # https://www.sqlite.org/pragma.html#pragma_synchronous
+        for connection in (store._writer, store._reader):
+            assert connection is not None
+            assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        await store.close()

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from collector.cache import RecentEventsCache
 from collector.health import DatabaseMonitor
+from collector.ingest import CollectorApp, EventIngest
 from collector.middleware import RequestObserver
 from collector.retention import Retention
 from collector.routes import Handlers
@@ -47,8 +48,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings if settings is not None else Settings()
     services = Services.from_settings(settings)
     handlers = Handlers(services)
+    ingest = EventIngest(services)
     routes = [
-        Route(EVENTS_PATH, handlers.post_events, methods=["POST"], name="post_events"),
+        Route(EVENTS_PATH, ingest, methods=["POST"], name="post_events"),
         Route(EVENTS_PATH, handlers.get_events, methods=["GET"], name="get_events"),
         Route(LIVENESS_PATH, handlers.healthz, methods=["GET"], name="healthz"),
         Route(READINESS_PATH, handlers.readyz, methods=["GET"], name="readyz"),
@@ -65,7 +67,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await _stop(services)
 
-    app = Starlette(
+    app = CollectorApp(
+        ingest_path=EVENTS_PATH,
+        fast_ingest=RequestObserver(ingest, services=services, known_paths=known_paths),
         routes=routes,
         middleware=[Middleware(RequestObserver, services=services, known_paths=known_paths)],
         exception_handlers={HTTPException: handlers.http_error},

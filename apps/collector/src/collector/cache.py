@@ -48,16 +48,51 @@ _REDIS_FAILURES = (RedisError, OSError)  # OSError covers TimeoutError and refus
 
 def event_document(row: EventRow) -> bytes:
     """The JSON document of one event, exactly as ``GET /events`` returns it."""
-    event_id, time_us, source, action, attributes = row
-    return orjson.dumps(
-        {
-            "id": event_id,
-            "time": format_time(time_us),
-            "source": source,
-            "action": action,
-            "attributes": orjson.Fragment(attributes),
-        }
-    )
+    return event_documents([row])[0]
+
+
+def event_documents(rows: Sequence[EventRow]) -> list[bytes]:
+    """:func:`event_document` of each row, built by formatting rather than one ``orjson.dumps`` per row.
+
+    The bytes equal ``orjson.dumps`` of the event dict (a test holds them to it): rows of one
+    group share their time and mostly their source and action, so each is encoded once.
+    """
+    encoded: dict[str, bytes] = {}
+    times: dict[int, bytes] = {}
+    documents: list[bytes] = []
+    append = documents.append
+    for event_id, time_us, source, action, attributes in rows:
+        moment = times.get(time_us)
+        if moment is None:
+            moment = times[time_us] = format_time(time_us).encode()
+        source_json = encoded.get(source)
+        if source_json is None:
+            source_json = encoded[source] = orjson.dumps(source)
+        action_json = encoded.get(action)
+        if action_json is None:
+            action_json = encoded[action] = orjson.dumps(action)
+        append(
+            b'{"id":"%b","time":"%b","source":%b,"action":%b,"attributes":%b}'
+            % (event_id.encode(), moment, source_json, action_json, attributes.encode())
+        )
+    return documents
+
+
+def zadd_arguments(rows: Sequence[EventRow]) -> list[bytes]:
+    """``score member score member ...`` of ``ZADD`` for ``rows``, already encoded.
+
+    redis-py's ``zadd`` takes a dict and encodes each score (``repr`` of an int) and member again
+    per command; rows of one group share their time, so the score is encoded once here, and bytes
+    pass through redis-py's encoder untouched.
+    """
+    scores: dict[int, bytes] = {}
+    arguments: list[bytes] = []
+    for row, document in zip(rows, event_documents(rows), strict=True):
+        score = scores.get(row[1])
+        if score is None:
+            score = scores[row[1]] = str(row[1]).encode()
+        arguments += (score, document)
+    return arguments
 
 
 def cursor_position(document: bytes, score: float) -> tuple[int, str]:
@@ -115,7 +150,7 @@ class RecentEventsCache:
         # Rows of one group share a time and ascend by id, and groups ascend in
         # time, so only the group's last `window` rows can be in the window.
         newest = rows[-self.window :]
-        members = {event_document(row): row[1] for row in newest}
+        members = zadd_arguments(newest)
         invalidate = self._incomplete
         try:
             async with asyncio.timeout(self._timeout * 2):
@@ -124,7 +159,7 @@ class RecentEventsCache:
                     # Earlier writes were not mirrored: no replica may serve this window
                     # until it has been rebuilt from the database.
                     pipe.delete(self._complete_key, self._window_key)
-                pipe.zadd(self._window_key, members)
+                pipe.execute_command("ZADD", self._window_key, *members)
                 pipe.zremrangebyrank(self._window_key, 0, -(self.window + 1))
                 await pipe.execute()
         except _REDIS_FAILURES as exc:
@@ -179,7 +214,7 @@ class RecentEventsCache:
                 pipe = self._redis.pipeline(transaction=False)
                 if rows:
                     # Adding (not replacing) keeps events that writers pushed meanwhile.
-                    pipe.zadd(self._window_key, {event_document(row): row[1] for row in rows})
+                    pipe.execute_command("ZADD", self._window_key, *zadd_arguments(rows))
                     pipe.zremrangebyrank(self._window_key, 0, -(self.window + 1))
                 pipe.set(self._complete_key, b"1", ex=COMPLETE_MARKER_TTL_SECONDS)
                 await pipe.execute()

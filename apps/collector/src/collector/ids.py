@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-_RANDOM_MASK = (1 << 62) - 1
+#: RFC 9562 variant bits (10) over two random bits: a random hex digit -> 8, 9, a or b.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 class IdGenerator:
@@ -24,12 +25,19 @@ class IdGenerator:
         """``count`` fresh ids for events stamped ``time_us``, in increasing order."""
         start = max(self._last + 1, (time_us // 1000) << 12)
         self._last = start + count - 1
-        randomness = os.urandom(8 * count)
-        ids = []
+        # One hex string of all the randomness; per id only slicing and one f-string
+        # (this runs for every stored event: batched ingest profiled it at 7 % of the CPU).
+        randomness = os.urandom(8 * count).hex()
+        ids: list[str] = []
+        append = ids.append
+        millis = -1
+        head = ""
         for index in range(count):
             sequence = start + index
-            rand = int.from_bytes(randomness[8 * index : 8 * index + 8], "big") & _RANDOM_MASK
-            value = ((sequence >> 12) << 80) | (0x7 << 76) | ((sequence & 0xFFF) << 64) | (0b10 << 62) | rand
-            text = f"{value:032x}"
-            ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+            if sequence >> 12 != millis:
+                millis = sequence >> 12
+                text = f"{millis:012x}"
+                head = f"{text[:8]}-{text[8:]}-7"
+            rand = randomness[16 * index : 16 * index + 16]
+            append(f"{head}{sequence & 0xFFF:03x}-{_VARIANT[rand[0]]}{rand[1:4]}-{rand[4:]}")
         return ids

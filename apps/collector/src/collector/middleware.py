@@ -51,7 +51,7 @@ class RequestObserver:
                     message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
             await send(message)
 
-        metrics.inflight_requests.inc()
+        metrics.inflight += 1
         try:
             await self.app(scope, receive, observed_send)
         except Exception:
@@ -72,7 +72,7 @@ class RequestObserver:
             )
             await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
-            metrics.inflight_requests.dec()
+            metrics.inflight -= 1
             elapsed = time.perf_counter() - started
             path = scope["path"]
             route = path if path in self.known_paths else "other"

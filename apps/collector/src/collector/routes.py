@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hmac
 import logging
 from typing import Any
 
@@ -20,15 +19,7 @@ from collector.services import Services
 from collector.settings import Settings
 from collector.storage.base import EventRow, StoreUnavailable
 from collector.timestamps import format_time
-from collector.validation import (
-    InvalidInput,
-    MalformedJson,
-    encode_cursor,
-    error_body,
-    parse_events,
-    parse_query,
-)
-from collector.writer import Overloaded, WriterClosed
+from collector.validation import InvalidInput, encode_cursor, error_body, parse_query
 
 log = logging.getLogger("collector.api")
 
@@ -48,20 +39,6 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     # Auth on: the bearer token is required; off: no security requirement at all.
     document["paths"]["/events"]["post"]["security"] = [{"bearer": []}] if settings.auth_tokens else [{}]
     return document
-
-
-def _is_json_content_type(header: str | None) -> bool:
-    if not header:
-        return False
-    media_type, _, parameters = header.partition(";")
-    media_type = media_type.strip().lower()
-    if media_type != JSON and not (media_type.startswith("application/") and media_type.endswith("+json")):
-        return False
-    for parameter in parameters.split(";"):
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            return False  # JSON is UTF-8 (RFC 8259); we do not transcode
-    return True
 
 
 class Handlers:
@@ -86,72 +63,7 @@ class Handlers:
         self.services.metrics.count_error(kind)
         return Response(error_body(kind, message, details, total), status_code=status, headers=headers, media_type=JSON)
 
-    def _authorized(self, header: str | None) -> bool:
-        if not header:
-            return False
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        presented = token.strip().encode()
-        # Compare against every token (no early exit) in constant time per token.
-        matched = False
-        for expected in self.services.auth_tokens:
-            matched |= hmac.compare_digest(presented, expected)
-        return matched
-
-    async def _read_body(self, request: Request, limit: int) -> bytes | None:
-        """The request body, or None as soon as it exceeds ``limit`` bytes."""
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    # -- events ------------------------------------------------------------
-
-    async def post_events(self, request: Request) -> Response:
-        services = self.services
-        settings = services.settings
-        headers = request.headers
-        if services.auth_tokens and not self._authorized(headers.get("authorization")):
-            return self.error(
-                401,
-                "unauthorized",
-                "a valid bearer token is required",
-                headers={"WWW-Authenticate": 'Bearer realm="collector"'},
-            )
-        if not _is_json_content_type(headers.get("content-type")):
-            return self.error(415, "unsupported_media_type", "Content-Type must be application/json (UTF-8)")
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return self.error(413, "too_large", f"body exceeds {settings.max_body_bytes} bytes")
-        body = await self._read_body(request, settings.max_body_bytes)
-        if body is None:
-            return self.error(413, "too_large", f"body exceeds {settings.max_body_bytes} bytes")
-        try:
-            events = parse_events(body, services.limits)
-        except MalformedJson as exc:
-            return self.error(400, "bad_json", f"body is not valid JSON: {exc}")
-        except InvalidInput as exc:
-            return self.error(422, "validation", "invalid event(s); nothing was stored", exc.errors, exc.total)
-        writer = services.writer
-        if writer is None:
-            return self.error(503, "unavailable", "service is starting", headers=_RETRY_LATER)
-        try:
-            ids = await writer.submit(events)
-        except StoreUnavailable:
-            return self.error(503, "unavailable", "database unavailable; nothing was stored", headers=_RETRY_LATER)
-        except Overloaded:
-            return self.error(
-                503, "overloaded", "too many events waiting for commit; retry later", headers=_RETRY_LATER
-            )
-        except WriterClosed:
-            return self.error(503, "unavailable", "shutting down; nothing was stored", headers=_RETRY_LATER)
-        services.metrics.request_events.observe(len(ids))
-        return Response(orjson.dumps({"ids": ids}), status_code=201, media_type=JSON)
+    # -- events (POST /events is collector.ingest.EventIngest) ---------------
 
     async def get_events(self, request: Request) -> Response:
         services = self.services

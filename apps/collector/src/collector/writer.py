@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from operator import itemgetter
 
 from collector.ids import IdGenerator
 from collector.metrics import Metrics
@@ -29,6 +30,8 @@ from collector.timestamps import now_us
 from collector.validation import NewEvent
 
 log = logging.getLogger("collector.writer")
+
+_SOURCE = itemgetter(2)
 
 
 class Overloaded(Exception):
@@ -180,7 +183,7 @@ class GroupCommitWriter:
             return
         self._metrics.commit_duration.observe(time.perf_counter() - started)
         self._metrics.commit_events.observe(len(rows))
-        self._metrics.count_stored(row[2] for row in rows)
+        self._metrics.count_stored(map(_SOURCE, rows))
         if self._after_commit is not None:
             # Before acknowledging, so a client that reads after its 201 sees its events.
             await self._after_commit(rows)

@@ -41,6 +41,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     pg_errors.InsufficientResourcesError,  # too many connections, disk full
     pg_errors.ReadOnlySQLTransactionError,  # failover left us on a standby
 )
+#: What closing the pool may raise besides: it did not finish in time.
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *UNAVAILABLE_ERRORS)
 
 
 def _migrations(schema: str) -> dict[int, list[str]]:
@@ -97,6 +99,13 @@ class PostgresStore:
             f"INSERT INTO {table} (id, time, source, action, attributes) "
             "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::json[])"
         )
+        # A group commit stamps one time on all its rows: sent once, not once per row (the
+        # timestamptz codec is a Python call per value; batched ingest profiled it).
+        self._insert_one_time_sql = (
+            f"INSERT INTO {table} (id, time, source, action, attributes) "
+            "SELECT u.id, $2::timestamptz, u.source, u.action, u.attributes "
+            "FROM unnest($1::uuid[], $3::text[], $4::text[], $5::json[]) AS u(id, source, action, attributes)"
+        )
         self._delete_sql = (
             f"WITH doomed AS (SELECT time, id FROM {table} WHERE time < $1 ORDER BY time LIMIT $2) "
             f"DELETE FROM {table} AS e USING doomed AS d WHERE e.time = d.time AND e.id = d.id"
@@ -126,7 +135,7 @@ class PostgresStore:
             try:
                 async with asyncio.timeout(self._timeout):
                     await pool.close()
-            except UNAVAILABLE_ERRORS:  # asyncio.timeout's TimeoutError is an OSError, one of them
+            except _CLOSE_ERRORS:
                 pool.terminate()
 
     async def _run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]], timeout: float | None = None) -> T:
@@ -176,9 +185,14 @@ class PostgresStore:
     async def insert(self, rows: Sequence[EventRow]) -> None:
         ids, times, sources, actions, attributes = zip(*rows, strict=True)
 
+        one_time = times.count(times[0]) == len(times)
+
         async def insert(connection: asyncpg.Connection) -> None:
             # One statement = one transaction = one WAL flush for the whole group.
-            await connection.execute(self._insert_sql, ids, times, sources, actions, attributes)
+            if one_time:
+                await connection.execute(self._insert_one_time_sql, ids, times[0], sources, actions, attributes)
+            else:
+                await connection.execute(self._insert_sql, ids, times, sources, actions, attributes)
 
         await self._run(insert)
 
