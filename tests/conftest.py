@@ -7,6 +7,7 @@ Fixtures:
   fixture_recordings  {"onboarding": Recording} for the fixture stacks of tests/fixtures (the dev
               stack plus two more teams' services): checks that take a Recording run over these too
   fixture_rendered    {"onboarding": Path} of their render output
+  every_recording     parametrized over the real stacks and the fixture stacks
 
 `Recording` (event_platform/offline.py) holds each resource's type token, logical name, inputs,
 parent and dependencies, and has the lookups (`object(kind, name, ns)`, `objects(kind)`,
@@ -31,6 +32,14 @@ def recordings() -> dict[str, offline.Recording]:
 @pytest.fixture(params=STACKS)
 def recording(request: pytest.FixtureRequest, recordings: dict[str, offline.Recording]) -> offline.Recording:
     return recordings[request.param]
+
+
+@pytest.fixture(params=STACKS + FIXTURE_STACKS)
+def every_recording(request: pytest.FixtureRequest, recordings: dict[str, offline.Recording],
+                    fixture_recordings: dict[str, offline.Recording]) -> offline.Recording:
+    """The real stacks and the fixture stacks (more services): for the checks every stack must pass,
+    whatever it declares (admission and capacity, flows, access, hostname ownership, the provider)."""
+    return {**recordings, **fixture_recordings}[request.param]
 
 
 @pytest.fixture(scope="session")

@@ -38,17 +38,19 @@ def expected_row(role: str, access: str) -> dict[str, bool]:
     return matrix[(role, access if role == "developer" else "any")]
 
 
-def test_every_bound_role_in_every_app_namespace_grants_exactly_what_the_docs_matrix_says(recording) -> None:
+def test_every_bound_role_in_every_app_namespace_grants_exactly_what_the_docs_matrix_says(every_recording) -> None:
     """If this fails, docs/tenancy.md promises access the cluster does not enforce (or the reverse):
     e.g. production's developers able to create a Job that mounts the database Secret."""
+    recording = every_recording
     for ns in stack_config(recording.stack).namespaces.apps:
         for role in ("developer", "viewer"):
             rules = recording.object("Role", role, ns.name).plain["rules"]
             assert access_matrix.capabilities(rules) == expected_row(role, ns.developer_access), (ns.name, role)
 
 
-def test_every_configured_group_holds_the_union_of_its_roles_and_nothing_more(recording) -> None:
+def test_every_configured_group_holds_the_union_of_its_roles_and_nothing_more(every_recording) -> None:
     """A ClusterRoleBinding or an extra RoleBinding for a group would widen access past the matrix."""
+    recording = every_recording
     for ns in stack_config(recording.stack).namespaces.apps:
         groups = {g: [] for g in (*ns.developer_groups, *ns.viewer_groups)}
         for g in ns.developer_groups:

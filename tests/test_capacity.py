@@ -16,15 +16,17 @@ from event_platform import capacity
 from event_platform.offline import Recording, Resource
 
 
-def test_every_pod_is_admitted_and_every_app_namespace_fits_its_quota_at_the_largest_scale(recording) -> None:
+def test_every_pod_is_admitted_and_every_app_namespace_fits_its_quota_at_the_largest_scale(every_recording) -> None:
     """If this fails, `pulumi up` stalls on a pod or claim the API server refuses: a Postgres pod whose
     CPU request is above the LimitRange's default limit, a third instance's volume above the storage
     quota, or the HPA's last replica or a rollout's surge pod above the CPU/memory quota."""
+    recording = every_recording
     assert capacity.problems(recording) == []
 
 
-def test_the_table_lists_each_app_namespace_with_its_workloads_totals_and_quota(recording) -> None:
+def test_the_table_lists_each_app_namespace_with_its_workloads_totals_and_quota(every_recording) -> None:
     """If this fails, `make render` no longer shows what each environment needs against its quota."""
+    recording = every_recording
     tables = capacity.capacity(recording)
     app_namespaces = {r.k8s_name for r in recording.objects("Namespace")
                       if r.metadata["labels"].get("app.kubernetes.io/component") == "app-namespace"}

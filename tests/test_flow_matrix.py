@@ -177,23 +177,26 @@ def unlisted(stack: str, flows: set[tuple[str, str, int]]) -> set[tuple[str, str
                        for rs, rt, ports in rules)}
 
 
-def test_every_flow_the_platform_needs_is_allowed(recording) -> None:
+def test_every_flow_the_platform_needs_is_allowed(every_recording) -> None:
     """Default deny everywhere means a missing allow is an outage: a webhook the API server cannot
     reach blocks every create of its kind; Grafana without Prometheus shows nothing."""
+    recording = every_recording
     matrix = flow_matrix(recording, endpoints(recording.stack))
     missing = required_flows(recording.stack) - matrix
     assert not missing, sorted(missing)
 
 
-def test_nothing_crosses_a_namespace_boundary_unless_the_flow_matrix_lists_it(recording) -> None:
+def test_nothing_crosses_a_namespace_boundary_unless_the_flow_matrix_lists_it(every_recording) -> None:
     """Issue 12, item 3: platform namespaces had no NetworkPolicy, so anything reached Prometheus,
     Alertmanager, Loki and the operators. Every crossing flow must be one of the listed ones."""
+    recording = every_recording
     matrix = flow_matrix(recording, endpoints(recording.stack))
     extra = unlisted(recording.stack, crossings(recording.stack, matrix))
     assert not extra, sorted(extra)
 
 
-def test_every_platform_namespace_denies_by_default_in_both_directions(recording) -> None:
+def test_every_platform_namespace_denies_by_default_in_both_directions(every_recording) -> None:
+    recording = every_recording
     cfg = stack_config(recording.stack)
     for ns in recording.objects("Namespace"):
         if ns.k8s_name in cfg.namespaces.app_names:
@@ -202,8 +205,9 @@ def test_every_platform_namespace_denies_by_default_in_both_directions(recording
         assert spec == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, ns.k8s_name
 
 
-def test_an_app_pod_cannot_reach_prometheus_alertmanager_loki_or_the_operators(recording) -> None:
+def test_an_app_pod_cannot_reach_prometheus_alertmanager_loki_or_the_operators(every_recording) -> None:
     """The concrete attack: a compromised collector reading Prometheus or pushing to Loki."""
+    recording = every_recording
     matrix = flow_matrix(recording, endpoints(recording.stack))
     env = stack_config(recording.stack).namespaces.app_names[0]
     from_app = {(t, p) for s, t, p in matrix if s == f"{env}/collector"}

@@ -270,9 +270,10 @@ def test_every_served_hostname_has_its_own_listeners_and_https_exactly_when_the_
             assert x["tls"]["mode"] == "Terminate"
 
 
-def test_every_listener_admits_routes_from_exactly_one_namespace_by_its_name(recording) -> None:
+def test_every_listener_admits_routes_from_exactly_one_namespace_by_its_name(every_recording) -> None:
     """The selector is on `kubernetes.io/metadata.name`, which only the API server sets: a label a
     namespace admin can copy would let a second namespace claim the hostname."""
+    recording = every_recording
     gateway_ns = stack_config(recording.stack).namespaces.platform.gateway
     for listener in listeners(recording).values():
         allowed = listener["allowedRoutes"]
@@ -283,11 +284,12 @@ def test_every_listener_admits_routes_from_exactly_one_namespace_by_its_name(rec
         assert len(ownership.admitted_namespaces(listener, gateway_ns, ownership.namespace_labels(recording))) == 1
 
 
-def test_for_every_served_hostname_exactly_one_namespace_can_attach_the_routes_that_serve_it(recording) -> None:
+def test_for_every_served_hostname_exactly_one_namespace_can_attach_the_routes_that_serve_it(every_recording) -> None:
     """Issue 12, item 1: a route in `staging` for `events.example.com` with a more specific match took
     production's requests. The Gateway itself must refuse it: on the listeners that serve content
     (HTTPS with TLS, else HTTP) only the owning namespace attaches; with TLS, plain HTTP belongs to the
     Gateway's namespace (the platform's redirects and cert-manager's solver routes), never to a tenant."""
+    recording = every_recording
     cfg = stack_config(recording.stack)
     gateway_ns = cfg.namespaces.platform.gateway
     for hostname, owner in stack.served_hostnames(cfg).items():

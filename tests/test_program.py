@@ -58,10 +58,11 @@ def test_a_bad_value_stops_the_program_with_one_line_and_declares_nothing() -> N
 
 
 # ------------------------------------------------------------------------- the target cluster (item 15)
-def test_every_kubernetes_resource_goes_through_the_stacks_own_provider(recording) -> None:
+def test_every_kubernetes_resource_goes_through_the_stacks_own_provider(every_recording) -> None:
     """If this fails, a resource uses Pulumi's default Kubernetes provider, which deploys to whatever
     context the user's kubeconfig has current: a mistyped context would deploy prod to a laptop's
     cluster or the reverse."""
+    recording = every_recording
     cfg = stack_config(recording.stack)
     (provider,) = recording.of_type("pulumi:providers:kubernetes")
     assert provider.plain["context"] == cfg.cluster.context
