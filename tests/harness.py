@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,19 @@ def shared_path(env_var: str, what: str) -> Path:
         return Path(value)
     message = (f"{what} not found: set {env_var} (`make test` sets it from ../shared when that exists)"
                + (f"; it is set to {value!r}, which does not exist" if value else ""))
+    if in_ci():
+        pytest.fail(f"CI=true and {message}")
+    pytest.skip(message)
+
+
+def system_tool(name: str, install: str, purpose: str) -> str:
+    """The path of a command-line tool from a Debian package (promtool, amtool, prometheus). Missing:
+    the test is skipped saying how to install it, except in CI, where it fails."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = (f"{name} not found: install it with `apt-get update && apt-get install -y "
+               f"--no-install-recommends {install}` (Debian) to {purpose}")
     if in_ci():
         pytest.fail(f"CI=true and {message}")
     pytest.skip(message)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import yaml
 
 from event_platform.alerts.platform_rules import platform_rule_groups
 from event_platform.components import observability
-from harness import in_ci
+from harness import system_tool
 
 MONITORING_NS = "monitoring"
 GRAFANA_VARIABLES = {"__rate_interval": "5m", "__interval": "1m", "__auto": "5m", "__range": "1h"}
@@ -37,14 +36,7 @@ GRAFANA_VARIABLES = {"__rate_interval": "5m", "__interval": "1m", "__auto": "5m"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path:
-        return path
-    message = ("promtool not found: install it with `apt-get update && apt-get install -y "
-               "--no-install-recommends prometheus` (Debian) to check alert rules")
-    if in_ci():
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
+    return system_tool("promtool", "prometheus", "check alert rules")
 
 
 def run(promtool: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

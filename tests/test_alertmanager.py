@@ -13,7 +13,6 @@ Without it these tests are skipped, except in CI, where they fail.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,13 @@ import pytest
 import yaml
 
 from event_platform.components import observability
-from harness import STACKS, in_ci, stack_config
+from harness import STACKS, stack_config, system_tool
 from live import rendered_documents
 
 
 @pytest.fixture(scope="module")
 def amtool() -> str:
-    path = shutil.which("amtool")
-    if path:
-        return path
-    message = ("amtool not found: install it with `apt-get install --no-install-recommends "
-               "prometheus-alertmanager` (Debian) to check the Alertmanager configuration")
-    if in_ci():
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
+    return system_tool("amtool", "prometheus-alertmanager", "check the Alertmanager configuration")
 
 
 def rendered_alertmanager_config(folder: Path) -> dict[str, Any]:

@@ -9,14 +9,13 @@ without annotations and assert the alert's labels and timing.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
 from event_platform.alerts.collector_rules import collector_rule_groups
-from harness import in_ci
+from harness import system_tool
 
 NS = "dev"
 LABELS = {"app": "collector", "namespace": NS}
@@ -24,13 +23,7 @@ LABELS = {"app": "collector", "namespace": NS}
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path:
-        return path
-    message = "promtool not found: install it with `apt-get install prometheus` (Debian) to check alert rules"
-    if in_ci():
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
+    return system_tool("promtool", "prometheus", "check alert rules")
 
 
 def write_rules(folder, with_annotations: bool = True):

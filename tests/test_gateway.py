@@ -24,6 +24,7 @@ from event_platform.components import gateway as gateway_component
 from event_platform.components.gateway import GATEWAY_NAME_LABEL, Gateway, GatewayArgs
 from event_platform.components.http_route import HttpRoute, HttpRouteArgs, RouteBackend, covered
 from event_platform.config import GatewayConfig, TlsConfig
+from gateway_ownership import selector_matches
 from harness import STACKS, shared_path, stack_config
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -129,18 +130,6 @@ def listeners(rec: offline.Recording) -> dict[str, dict]:
 def config_group_objects(rec: offline.Recording, kind: str) -> list[tuple[offline.Resource, dict]]:
     return [(group, obj) for group in rec.of_type("kubernetes:yaml/v2:ConfigGroup")
             for obj in group.plain.get("objs", []) if obj.get("kind") == kind]
-
-
-def selector_matches(selector: dict, labels_: dict[str, str]) -> bool:
-    """LabelSelector semantics (matchLabels and matchExpressions)."""
-    if any(labels_.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for e in selector.get("matchExpressions") or []:
-        key, op, values = e["key"], e["operator"], e.get("values") or []
-        if (op == "In" and labels_.get(key) not in values) or (op == "NotIn" and labels_.get(key) in values) \
-                or (op == "Exists" and key not in labels_) or (op == "DoesNotExist" and key in labels_):
-            return False
-    return True
 
 
 def admits(listener: dict, gateway_ns: str, route: offline.Resource, rec: offline.Recording) -> bool:

@@ -9,7 +9,6 @@ rule checks in tests/test_collector_rules.py parse their templates).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from collector import metrics as collector_metrics
 from event_platform import config
 from event_platform.alerts.collector_rules import collector_rule_groups
 from event_platform.alerts.slo import BURN_WINDOWS, le_matcher
-from harness import in_ci, stack_config
+from harness import stack_config, system_tool
 
 NS = "production"
 SLO = config.CollectorSloConfig(availability=config.SloConfig(objective=0.995, window="30d"),
@@ -36,13 +35,7 @@ runs short (promtool evaluates every rule at every step)."""
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path:
-        return path
-    message = "promtool not found: install it with `apt-get install prometheus` (Debian) to check alert rules"
-    if in_ci():
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
+    return system_tool("promtool", "prometheus", "check alert rules")
 
 
 def counter(*phases: tuple[int, int]) -> str:
