@@ -278,3 +278,10 @@ def test_every_dashboard_query_of_the_fixture_is_valid_promql(promtool_binary, f
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     result = run_promtool(promtool_binary, "check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_service_url_is_a_stack_output_so_its_team_can_find_it(onboarding) -> None:
+    """`pulumi stack output serviceUrls` is how docs/onboarding.md tells a team where its service answers."""
+    cfg = stack_config("onboarding")
+    assert onboarding.outputs["serviceUrls"] == {
+        svc.name: {env: f"http://{e.hostname}" for env, e in svc.environments.items()} for svc in cfg.services}

@@ -74,7 +74,7 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
 
 def served_hostnames(cfg: PlatformConfig) -> dict[str, str]:
     """Every hostname the stack serves through the Gateway, with the one namespace whose routes may
-    serve it: each collector environment its own namespace, Grafana the monitoring namespace."""
+    serve it: each collector and service environment its own namespace, Grafana the monitoring one."""
     grafana = cfg.observability.grafana_hostname or f"grafana.{cfg.gateway.domain}"
     owners: dict[str, str] = {}
     for host, namespace in [*((env.hostname, name) for name, env in cfg.collector.environments.items()),
@@ -204,6 +204,7 @@ def outputs(platform: Platform) -> dict[str, Any]:
         "grafanaUrl": platform.observability.grafana_url,
         "collectorImage": platform.collector_image.reference,
         "collectorUrls": {env: c.url for env, c in platform.collectors.items()},
+        "serviceUrls": {name: {env: svc.url for env, svc in envs.items()} for name, envs in platform.services.items()},
     }
 
 
