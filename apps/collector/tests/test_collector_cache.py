@@ -114,3 +114,23 @@ async def test_events_written_while_redis_was_down_are_in_the_window_after_it_re
     after = (await client.post("/events", json={"source": "c", "action": "after"})).json()["ids"][0]
     window = await wait_for_cache_hit(client, read_metric)
     assert [event["id"] for event in window["events"][:2]] == [after, missed]
+
+
+def test_the_one_pass_packer_sends_exactly_the_bytes_redis_py_would_and_leaves_other_commands_to_it():
+    """If this fails, the window's ZADD goes to Redis malformed (a broken cache, or a wrong member),
+    or a command with str/int arguments bypasses redis-py's encoder."""
+    from redis.asyncio.connection import Connection
+
+    from collector.cache import _bytes_packing, zadd_arguments
+
+    rows = [
+        (f"0190a6f0-0000-7000-8000-00000000000{n}", 1_764_125_000_000_000 + n, "web", "ä", '{"x":1}') for n in range(3)
+    ]
+    fast, stock = _bytes_packing(Connection)(), Connection()
+    zadd = (b"ZADD", b"prefix:recent", *zadd_arguments(rows))
+    assert fast.pack_command(*zadd) == [b"".join(stock.pack_command(*zadd))]
+    assert len(fast.pack_command(*zadd)) == 1
+    mixed = ("ZREMRANGEBYRANK", "prefix:recent", 0, -11)
+    assert fast.pack_command(*mixed) == stock.pack_command(*mixed)
+    spaced = (b"CONFIG GET", b"maxmemory")
+    assert fast.pack_command(*spaced) == stock.pack_command(*spaced)

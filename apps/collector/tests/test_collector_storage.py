@@ -93,3 +93,23 @@ async def test_sqlite_commits_are_durable_write_ahead_logged_and_fully_synced(tm
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         await store.close()
+
+
+async def test_a_postgres_group_insert_stores_each_field_and_the_exact_attributes_text(postgres_url, pg_schema):
+    """If this fails, the one-JSON-parameter group insert alters what is stored: a field lands in the
+    wrong column, or the attributes text (which the Redis window serves byte for byte) is re-encoded."""
+    from collector.storage.base import EventQuery
+
+    attributes = ['{"b": 1,  "a":[1.0e3, "\\u00e9"]}', '{"q":"say \\"hi\\"\\\\n","nul":"a\\u0000b"}', "{}"]
+    rows = [
+        (f"0190a6f0-0000-7000-8000-00000000000{n}", 1_764_125_000_123_456, f"source-{n}", f"action-{n}", text)
+        for n, text in enumerate(attributes)
+    ]
+    store = PostgresStore(postgres_url, schema=pg_schema, pool_size=1)
+    try:
+        await store.open()
+        await store.insert(rows)
+        stored = await store.query(EventQuery(), 10)
+    finally:
+        await store.close()
+    assert sorted(stored) == sorted(rows)

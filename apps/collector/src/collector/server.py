@@ -33,6 +33,7 @@ import uvicorn
 from collector.app import create_app
 from collector.services import Lifecycle, Services
 from collector.settings import Settings
+from collector.transport import CoalescingHttpToolsProtocol
 
 log = logging.getLogger("collector.server")
 
@@ -120,7 +121,7 @@ def build_server(settings: Settings) -> DrainingServer:
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one socket write per response
         ws="none",
         lifespan="on",
         log_config=None,  # logging is configured by collector.logs (JSON)
