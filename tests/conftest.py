@@ -44,13 +44,7 @@ def every_recording(request: pytest.FixtureRequest, recordings: dict[str, offlin
 
 @pytest.fixture(scope="session")
 def rendered(recordings: dict[str, offline.Recording], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = {}
-    for stack, rec in recordings.items():
-        folder = tmp_path_factory.mktemp(f"rendered-{stack}")
-        for name, text in render.render(rec).items():
-            (folder / name).write_text(text)
-        out[stack] = folder
-    return out
+    return _render_all(recordings, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +55,13 @@ def fixture_recordings() -> dict[str, offline.Recording]:
 @pytest.fixture(scope="session")
 def fixture_rendered(fixture_recordings: dict[str, offline.Recording],
                      tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _render_all(fixture_recordings, tmp_path_factory)
+
+
+def _render_all(recordings: dict[str, offline.Recording], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each recording rendered into a folder of its own, as `make render` writes it."""
     out = {}
-    for stack, rec in fixture_recordings.items():
+    for stack, rec in recordings.items():
         folder = tmp_path_factory.mktemp(f"rendered-{stack}")
         for name, text in render.render(rec).items():
             (folder / name).write_text(text)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -645,27 +645,33 @@ class CollectorSloConfig(Model):
     """Share of user requests answered within the threshold. Omitted: 99% within 250 ms over 30d."""
 
 
-class CollectorEnvironmentConfig(Model):
-    """Per-environment settings of the collector."""
+class RoutedEnvironmentConfig(Model):
+    """An HTTP workload in one app environment: where the Gateway routes to it and how far it scales.
+    The collector's and every config-declared service's environments share it."""
 
     hostname: Hostname
-    """Host the environment's HTTPRoute serves. Required."""
+    """Host its HTTPRoute serves, under the Gateway's domain. Required."""
     replicas: int = Field(default=2, ge=1, le=50)
-    """Minimum replicas (the HPA's floor). Omitted: 2."""
+    """Minimum replicas (the autoscaler's floor). Omitted: 2."""
     max_replicas: int = Field(default=6, ge=1, le=100)
-    """The HPA's ceiling. Omitted: 6."""
+    """The autoscaler's ceiling. Omitted: 6."""
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> Self:
+        if self.max_replicas < self.replicas:
+            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}; "
+                             "expected maxReplicas >= replicas")
+        return self
+
+
+class CollectorEnvironmentConfig(RoutedEnvironmentConfig):
+    """Per-environment settings of the collector."""
+
     canary: CanaryConfig | None = None
     """Omitted: all traffic to the stable version."""
     slo: CollectorSloConfig = CollectorSloConfig()
     """Availability and latency objectives the alerts are generated from. Omitted: the defaults of
     CollectorSloConfig."""
-
-    @model_validator(mode="after")
-    def _floor_below_ceiling(self) -> CollectorEnvironmentConfig:
-        if self.max_replicas < self.replicas:
-            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}; "
-                             "expected maxReplicas >= replicas")
-        return self
 
 
 class CollectorConfig(Model):
@@ -693,22 +699,8 @@ class ServiceSecretConfig(Model):
     """Property of that entry. Required."""
 
 
-class ServiceEnvironmentConfig(Model):
+class ServiceEnvironmentConfig(RoutedEnvironmentConfig):
     """A service in one app environment."""
-
-    hostname: Hostname
-    """Host its route answers on, under the Gateway's domain. Required."""
-    replicas: int = Field(default=2, ge=1, le=50)
-    """Minimum replicas (the autoscaler's floor). Omitted: 2."""
-    max_replicas: int = Field(default=6, ge=1, le=100)
-    """The autoscaler's ceiling. Omitted: 6."""
-
-    @model_validator(mode="after")
-    def _floor_below_ceiling(self) -> ServiceEnvironmentConfig:
-        if self.max_replicas < self.replicas:
-            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}; "
-                             "expected maxReplicas >= replicas")
-        return self
 
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
