@@ -190,3 +190,21 @@ def test_a_file_that_is_not_a_stack_file_is_refused_by_name(tmp_path: Path) -> N
     path.write_text("config: {}\n")
     with pytest.raises(config.ConfigError, match="expected a stack file named Pulumi.<stack>.yaml"):
         config.load_stack_file(path)
+
+
+def _collector_dev(raw: dict) -> dict:
+    return raw["event-platform:collector"]["environments"]["dev"]
+
+
+def _a_service_in_dev(raw: dict) -> dict:
+    raw["event-platform:services"] = [{"name": "greeter", "image": "ghcr.io/example-team/greeter:1.4.2",
+                                       "port": 8080, "environments": {"dev": {"hostname": "greeter.localtest.me"}}}]
+    return raw["event-platform:services"][0]["environments"]["dev"]
+
+
+@pytest.mark.parametrize("environment", [_collector_dev, _a_service_in_dev], ids=["collector", "service"])
+def test_an_autoscaler_ceiling_below_its_floor_is_refused_for_the_collector_and_every_service(environment) -> None:
+    """If this fails, `maxReplicas: 1` under `replicas: 3` reaches the HorizontalPodAutoscaler, which the
+    API server refuses at `pulumi up` (minReplicas must not exceed maxReplicas)."""
+    message = error_for("dev", lambda raw: environment(raw).update({"replicas": 3, "maxReplicas": 1}))
+    assert "maxReplicas 1 is below replicas 3; expected maxReplicas >= replicas" in message
