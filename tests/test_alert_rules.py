@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from event_platform.alerts.platform_rules import platform_rule_groups
-from event_platform.components import observability
+from event_platform.components import logging_stack, prometheus_stack, scraping
 from harness import system_tool
 
 MONITORING_NS = "monitoring"
@@ -50,7 +50,7 @@ def declared_rule_files(recordings) -> dict[str, dict[str, Any]]:
     for stack, rec in recordings.items():
         for rule in rec.objects("PrometheusRule"):
             files[f"{stack}-{rule.namespace}-{rule.k8s_name}"] = {"groups": rule.plain["spec"]["groups"]}
-        kps = rec.helm_release(observability.KPS_RELEASE).plain["values"]
+        kps = rec.helm_release(prometheus_stack.KPS_RELEASE).plain["values"]
         for name, extra in (kps.get("additionalPrometheusRulesMap") or {}).items():
             files[f"{stack}-values-{name}"] = {"groups": extra["groups"]}
     return files
@@ -112,7 +112,7 @@ def test_the_annotation_scrape_job_is_a_valid_prometheus_scrape_config(promtool,
     service discovery, so the discovery block is swapped for a static one; every relabel rule is
     still parsed.)"""
     for stack, rec in recordings.items():
-        spec = rec.helm_release(observability.KPS_RELEASE).plain["values"]["prometheus"]["prometheusSpec"]
+        spec = rec.helm_release(prometheus_stack.KPS_RELEASE).plain["values"]["prometheus"]["prometheusSpec"]
         jobs = []
         for job in spec["additionalScrapeConfigs"]:
             assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
@@ -127,9 +127,9 @@ def test_the_annotation_scrape_job_is_a_valid_prometheus_scrape_config(promtool,
 def platform_rules_without_annotations() -> dict[str, Any]:
     """The platform rules as deployed, minus annotations: `promtool test rules` compares annotations
     literally and several print the live value; `check rules` above validates their templates."""
-    groups = platform_rule_groups(monitoring_namespace=MONITORING_NS, annotation_job=observability.ANNOTATION_JOB,
-                                  loki_statefulset=observability.LOKI_STATEFULSET,
-                                  alloy_daemonset=observability.ALLOY_DAEMONSET)
+    groups = platform_rule_groups(monitoring_namespace=MONITORING_NS, annotation_job=scraping.ANNOTATION_JOB,
+                                  loki_statefulset=logging_stack.LOKI_STATEFULSET,
+                                  alloy_daemonset=logging_stack.ALLOY_DAEMONSET)
     return {"groups": [{**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]}
                        for g in groups]}
 
@@ -148,19 +148,19 @@ def alert_test(promtool: str, tmp_path: Path, series: list[tuple[str, str]], ale
 
 
 NS = f'namespace="{MONITORING_NS}"'
-UNREACHABLE = f'up{{job="{observability.ANNOTATION_JOB}",namespace="dev",pod="worker-0"}}'
-LOKI_READY = f'kube_statefulset_status_replicas_ready{{{NS},statefulset="{observability.LOKI_STATEFULSET}"}}'
+UNREACHABLE = f'up{{job="{scraping.ANNOTATION_JOB}",namespace="dev",pod="worker-0"}}'
+LOKI_READY = f'kube_statefulset_status_replicas_ready{{{NS},statefulset="{logging_stack.LOKI_STATEFULSET}"}}'
 LINES = f'loki_distributor_lines_received_total{{{NS},tenant="fake"}}'
 LOKI_OK = f'loki_request_duration_seconds_count{{{NS},route="loki_api_v1_push",status_code="204"}}'
 LOKI_5XX = f'loki_request_duration_seconds_count{{{NS},route="loki_api_v1_push",status_code="500"}}'
-ALLOY_UNAVAILABLE = f'kube_daemonset_status_number_unavailable{{{NS},daemonset="{observability.ALLOY_DAEMONSET}"}}'
+ALLOY_UNAVAILABLE = f'kube_daemonset_status_number_unavailable{{{NS},daemonset="{logging_stack.ALLOY_DAEMONSET}"}}'
 DROPPED = f'loki_write_dropped_entries_total{{{NS},pod="alloy-x7k2p"}}'
 OTHER = 'up{job="apiserver"}'
 
 CASES = [
     # (id, series, alert, eval time, expected alert labels (empty: silent))
     ("unreachable-pod-fires", [(UNREACHABLE, "0x20")], "AnnotatedPodUnreachable", "15m",
-     [{"job": observability.ANNOTATION_JOB, "namespace": "dev", "pod": "worker-0", "severity": "warning"}]),
+     [{"job": scraping.ANNOTATION_JOB, "namespace": "dev", "pod": "worker-0", "severity": "warning"}]),
     ("reachable-pod-silent", [(UNREACHABLE, "1x20")], "AnnotatedPodUnreachable", "15m", []),
     ("loki-not-ready-fires", [(LOKI_READY, "0x10")], "LokiDown", "8m",
      [{"namespace": MONITORING_NS, "statefulset": "loki", "severity": "critical"}]),

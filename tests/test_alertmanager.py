@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from event_platform.components import observability
+from event_platform.components import alerting, prometheus_stack
 from harness import STACKS, stack_config, system_tool
 from live import rendered_documents
 
@@ -33,7 +33,7 @@ def amtool() -> str:
 def rendered_alertmanager_config(folder: Path) -> dict[str, Any]:
     (release,) = [d["release"] for d in rendered_documents(folder)
                   if d.get("type") == "kubernetes:helm.sh/v3:Release"
-                  and d["release"]["name"] == observability.KPS_RELEASE]
+                  and d["release"]["name"] == prometheus_stack.KPS_RELEASE]
     config: dict[str, Any] = release["values"]["alertmanager"]["config"]
     return config
 
@@ -58,7 +58,7 @@ def test_amtool_accepts_the_rendered_alertmanager_configuration(amtool, rendered
         (entry,) = [r for r in config["receivers"] if r["name"] == receiver.name]
         (notifier,) = entry.get("slack_configs", []) + entry.get("webhook_configs", [])
         url_file = notifier.get("api_url_file") or notifier.get("url_file")
-        assert url_file and url_file.startswith(observability.ALERTMANAGER_SECRETS_DIR + "/"), notifier
+        assert url_file and url_file.startswith(alerting.ALERTMANAGER_SECRETS_DIR + "/"), notifier
 
 
 def route(amtool: str, config: Path, *labels: str) -> str:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import fnmatch
 
-from event_platform.components.gateway import ACME_SOLVER_LABEL, ACME_SOLVER_PORT, GATEWAY_NAME_LABEL
-from event_platform.components.observability import PROMETHEUS_POD_LABELS
+from event_platform.components.gateway_controller import ACME_SOLVER_LABEL, ACME_SOLVER_PORT
+from event_platform.components.gateway_listeners import GATEWAY_NAME_LABEL
 from event_platform.components.platform_network import GRAFANA_POD_LABELS
+from event_platform.components.prometheus_stack import PROMETHEUS_POD_LABELS
 from flow_matrix import Endpoint, flow_matrix
 from harness import stack_config
 

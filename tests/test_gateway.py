@@ -20,7 +20,7 @@ from pydantic import ValidationError
 import flow_matrix
 import gateway_ownership as ownership
 from event_platform import labels, offline, render, stack, versions
-from event_platform.components import gateway as gateway_component
+from event_platform.components import gateway_controller
 from event_platform.components.gateway import GATEWAY_NAME_LABEL, Gateway, GatewayArgs
 from event_platform.components.http_route import HttpRoute, HttpRouteArgs, RouteBackend, covered
 from event_platform.config import GatewayConfig, TlsConfig
@@ -493,7 +493,7 @@ def test_tls_issues_one_certificate_per_served_hostname_each_in_its_listeners_se
     assert issuer["metadata"]["name"] == tls.issuer
     acme = issuer["spec"]["acme"]
     assert acme["email"] == tls.acme_email
-    assert acme["server"] == gateway_component.ACME_SERVERS[tls.issuer]
+    assert acme["server"] == gateway_controller.ACME_SERVERS[tls.issuer]
     (solver,) = acme["solvers"]
     # no sectionName: the solver route attaches to whichever listener admits it for its hostname, which
     # is exactly that hostname's HTTP listener (the Certificate's, hence the route's, namespace is gateway)
@@ -511,8 +511,8 @@ def test_the_gateway_pods_may_reach_the_acme_solver_pods_in_the_gateway_namespac
     rec, cfg = recordings["prod"], stack_config("prod")
     gw = cfg.namespaces.platform.gateway
     nginx = {GATEWAY_NAME_LABEL: "platform"}
-    solver = {gateway_component.ACME_SOLVER_LABEL: "true"}
-    assert flow_matrix.allowed(rec, (gw, nginx), (gw, solver), gateway_component.ACME_SOLVER_PORT)
+    solver = {gateway_controller.ACME_SOLVER_LABEL: "true"}
+    assert flow_matrix.allowed(rec, (gw, nginx), (gw, solver), gateway_controller.ACME_SOLVER_PORT)
 
 
 def test_prod_gets_lets_encrypt_and_dev_no_tls() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from event_platform.components import observability
+from event_platform.components import logging_stack
 from harness import stack_config
 from live import Collector, drive_load, rendered_documents
 
@@ -148,7 +148,7 @@ def collector_stream_labels(rendered: Path) -> dict[str, str]:
     relabel rules, values from the rendered collector Deployment."""
     docs = list(rendered_documents(rendered))
     (alloy,) = [d["release"] for d in docs if d.get("type") == "kubernetes:helm.sh/v3:Release"
-                and d["release"]["name"] == observability.ALLOY_RELEASE]
+                and d["release"]["name"] == logging_stack.ALLOY_RELEASE]
     river = alloy["values"]["alloy"]["configMap"]["content"]
     names = dict(re.findall(r'source_labels = \["(__meta_kubernetes_\w+)"\]\s*target_label\s*=\s*"(\w+)"', river))
     (deployment,) = [d for d in docs if d.get("kind") == "Deployment" and d["metadata"]["name"] == "collector"

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from event_platform import labels, offline, render, stack
-from event_platform.components import app_monitoring, observability
+from event_platform.components import app_monitoring, logging_stack, prometheus_stack, scraping
 from event_platform.components.network import Peer, allow_ingress
 from harness import shared_path, stack_config
 
@@ -40,7 +40,7 @@ def values(recording, release: str) -> dict[str, Any]:
 
 
 def kps(recording) -> dict[str, Any]:
-    return values(recording, observability.KPS_RELEASE)
+    return values(recording, prometheus_stack.KPS_RELEASE)
 
 
 def monitoring_ns(recording) -> str:
@@ -155,7 +155,7 @@ def annotation_targets(scrape_config: dict, pod: PodTemplate) -> list[dict[str, 
 
 def annotation_job(recording) -> dict:
     (job,) = [j for j in kps(recording)["prometheus"]["prometheusSpec"]["additionalScrapeConfigs"]
-              if j["job_name"] == observability.ANNOTATION_JOB]
+              if j["job_name"] == scraping.ANNOTATION_JOB]
     return job
 
 
@@ -167,7 +167,7 @@ def monitor_namespaces(monitor: offline.Resource) -> tuple[bool, list[str]]:
 
 def scrapes(recording, pod: PodTemplate) -> list[str]:
     """Every way Prometheus scrapes `pod`: the annotation job, and each monitor endpoint reaching it."""
-    found = [f"annotation job {observability.ANNOTATION_JOB}"] if annotation_targets(annotation_job(recording),
+    found = [f"annotation job {scraping.ANNOTATION_JOB}"] if annotation_targets(annotation_job(recording),
                                                                                       pod) else []
     for sm in recording.objects("ServiceMonitor"):
         any_ns, names = monitor_namespaces(sm)
@@ -190,7 +190,7 @@ def scrapes(recording, pod: PodTemplate) -> list[str]:
 
 
 def exposes_metrics(pod: PodTemplate, how: list[str]) -> bool:
-    return bool(how) or pod.annotations.get(observability.SCRAPE_ANNOTATION) == "true" or \
+    return bool(how) or pod.annotations.get(scraping.SCRAPE_ANNOTATION) == "true" or \
         any(pod.port(name) is not None for name in METRICS_PORT_NAMES)
 
 
@@ -233,8 +233,8 @@ def test_each_app_environment_has_scraped_workloads(recording) -> None:
         assert scraped, f"nothing is scraped in {ns}"
 
 
-ANNOTATED = {observability.SCRAPE_ANNOTATION: "true", observability.PORT_ANNOTATION: "9102",
-             observability.PATH_ANNOTATION: "/custom-metrics"}
+ANNOTATED = {scraping.SCRAPE_ANNOTATION: "true", scraping.PORT_ANNOTATION: "9102",
+             scraping.PATH_ANNOTATION: "/custom-metrics"}
 TWO_PORTS = [{"name": "app", "ports": [{"name": "http", "containerPort": 8080},
                                        {"name": "metrics", "containerPort": 9102}]}]
 
@@ -244,7 +244,7 @@ TWO_PORTS = [{"name": "app", "ports": [{"name": "http", "containerPort": 8080},
     (app_monitoring.scraped_by_monitor_labels(), ANNOTATED, False),
     ({labels.SCRAPED_BY: labels.SCRAPED_BY_POD_MONITOR}, ANNOTATED, False),
     ({labels.SCRAPED_BY: "something-else"}, ANNOTATED, True),
-    ({}, {**ANNOTATED, observability.SCRAPE_ANNOTATION: "false"}, False),
+    ({}, {**ANNOTATED, scraping.SCRAPE_ANNOTATION: "false"}, False),
     ({}, {}, False),
 ], ids=["annotated", "annotated-and-servicemonitor", "annotated-and-podmonitor", "unknown-scraped-by",
         "scrape-false", "not-annotated"])
@@ -255,7 +255,7 @@ def test_the_annotation_job_scrapes_annotated_pods_unless_a_monitor_covers_them(
     and docs rely on) must agree, and an annotated pod yields one target at its annotated port and path."""
     pod = PodTemplate("Deployment/x/app", "x", pod_labels, annotations, TWO_PORTS)
     targets = annotation_targets(annotation_job(recordings["dev"]), pod)
-    assert bool(targets) == scraped == observability.annotation_scraping_applies(pod_labels, annotations)
+    assert bool(targets) == scraped == scraping.annotation_scraping_applies(pod_labels, annotations)
     if scraped:
         (target,) = targets
         assert target["__address__"] == "10.0.0.1:9102"
@@ -318,7 +318,7 @@ def test_prometheus_can_reach_every_pod_it_scrapes_in_an_app_namespace(recording
 
 def reachability_problems(recording) -> list[str]:
     monitoring = monitoring_ns(recording)
-    prometheus = observability.PROMETHEUS_POD_LABELS
+    prometheus = prometheus_stack.PROMETHEUS_POD_LABELS
     problems = []
     for pod in pod_templates(recording):
         if pod.namespace not in app_namespaces(recording) or not scrapes(recording, pod):
@@ -366,7 +366,7 @@ def effective_selectors(spec: dict, kind: str) -> tuple[dict, dict]:
     key = SELECTOR_KINDS[kind]
     selector = spec.get(f"{key}Selector") or {}
     if not selector and spec[f"{key}SelectorNilUsesHelmValues"]:
-        selector = {"matchLabels": {"release": observability.KPS_RELEASE}}
+        selector = {"matchLabels": {"release": prometheus_stack.KPS_RELEASE}}
     return selector, spec.get(f"{key}NamespaceSelector") or {}
 
 
@@ -391,11 +391,11 @@ def test_prometheus_selects_every_monitor_and_rule_the_stack_declares(recording)
 def test_every_monitor_and_rule_waits_for_the_crds(recording) -> None:
     """Created before kube-prometheus-stack installed the monitoring.coreos.com CRDs, they fail
     on a fresh cluster."""
-    release = recording.helm_release(observability.KPS_RELEASE)
+    release = recording.helm_release(prometheus_stack.KPS_RELEASE)
     for r in recording.objects():
         if r.kind in MONITOR_KINDS and r.inputs["apiVersion"].startswith(f"{MONITORING}/"):
             assert recording.depends_on(r, release), f"{r.kind} {r.namespace}/{r.k8s_name}"
-    for chart in (observability.LOKI_RELEASE, observability.ALLOY_RELEASE):  # their ServiceMonitors
+    for chart in (logging_stack.LOKI_RELEASE, logging_stack.ALLOY_RELEASE):  # their ServiceMonitors
         assert recording.depends_on(recording.helm_release(chart), release), chart
 
 
@@ -423,19 +423,19 @@ def test_grafana_has_the_prometheus_and_the_loki_datasource_pointing_at_the_char
     sidecar = grafana["sidecar"]["datasources"]
     assert sidecar["enabled"] and sidecar["defaultDatasourceEnabled"] and "url" not in sidecar
     assert sidecar["uid"] == "prometheus"
-    prometheus_service = f"{observability.KPS_RELEASE}-prometheus"  # fullname: release name (<= 26 chars)
-    assert prometheus_service == observability.PROMETHEUS_NAME and len(observability.KPS_RELEASE) <= 26
+    prometheus_service = f"{prometheus_stack.KPS_RELEASE}-prometheus"  # fullname: release name (<= 26 chars)
+    assert prometheus_service == prometheus_stack.PROMETHEUS_NAME and len(prometheus_stack.KPS_RELEASE) <= 26
     kps_defaults = chart_defaults("kube-prometheus-stack")["prometheus"]
-    assert with_defaults(kps_defaults, kps(recording)["prometheus"])["service"]["port"] == observability.PROMETHEUS_PORT
+    assert with_defaults(kps_defaults, kps(recording)["prometheus"])["service"]["port"] == prometheus_stack.PROMETHEUS_PORT
 
     (loki,) = [d for d in grafana["additionalDataSources"] if d["type"] == "loki"]
     assert loki["uid"] == "loki"
-    loki_values = values(recording, observability.LOKI_RELEASE)
+    loki_values = values(recording, logging_stack.LOKI_RELEASE)
     # monolithic with the chart's gateway off: the Service is `loki.fullname` (the release name) on
     # loki.server.http_listen_port (the chart's default unless we set it)
     assert loki_values["deploymentMode"] == "Monolithic" and loki_values["gateway"]["enabled"] is False
     port = with_defaults(chart_defaults("loki"), loki_values)["loki"]["server"]["http_listen_port"]
-    assert loki["url"] == f"http://{observability.LOKI_RELEASE}.{ns}.svc.cluster.local:{port}"
+    assert loki["url"] == f"http://{logging_stack.LOKI_RELEASE}.{ns}.svc.cluster.local:{port}"
     assert {d["type"] for d in grafana["additionalDataSources"]} | {"prometheus"} == {"prometheus", "loki"}
 
 
@@ -572,7 +572,7 @@ def test_alertmanager_receivers_read_their_urls_from_the_mounted_secret(recordin
 def test_loki_is_monolithic_with_filesystem_storage_on_dev_and_s3_on_prod(recording) -> None:
     cfg = stack_config(recording.stack)
     loki_cfg = cfg.observability.loki
-    v = values(recording, observability.LOKI_RELEASE)
+    v = values(recording, logging_stack.LOKI_RELEASE)
     assert v["deploymentMode"] == "Monolithic"
     assert v["singleBinary"]["replicas"] == 1
     assert all(v[target]["replicas"] == 0 for target in ("read", "write", "backend"))
@@ -597,7 +597,7 @@ def test_loki_is_sized_for_a_small_stack(recording) -> None:
     """No auth (one tenant), one replica of every stream, no memcached (the chunks cache defaults to
     8 GB), no canary or Helm test pods, and retention applied by the compactor."""
     loki_cfg = stack_config(recording.stack).observability.loki
-    v = values(recording, observability.LOKI_RELEASE)
+    v = values(recording, logging_stack.LOKI_RELEASE)
     assert v["loki"]["auth_enabled"] is False
     assert v["loki"]["commonConfig"]["replication_factor"] == 1
     for off in ("chunksCache", "resultsCache", "lokiCanary", "test", "gateway"):
@@ -607,7 +607,7 @@ def test_loki_is_sized_for_a_small_stack(recording) -> None:
 
 
 def test_alloy_runs_on_every_node_and_ships_namespace_pod_and_container_labels_to_loki(recording) -> None:
-    v = values(recording, observability.ALLOY_RELEASE)
+    v = values(recording, logging_stack.ALLOY_RELEASE)
     assert v["controller"]["type"] == "daemonset"
     config = v["alloy"]["configMap"]["content"]
     assert "\n" in config  # a readable block in the rendered YAML
@@ -618,7 +618,7 @@ def test_alloy_runs_on_every_node_and_ships_namespace_pod_and_container_labels_t
     # each DaemonSet pod tails its own node's pods only, or every line would arrive once per node
     assert 'field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME")' in config
     (url,) = re.findall(r'url = "([^"]+)"', config)
-    assert url == f"{observability.loki_url(monitoring_ns(recording))}/loki/api/v1/push"
+    assert url == f"{logging_stack.loki_url(monitoring_ns(recording))}/loki/api/v1/push"
 
 
 def test_alloy_chart_rbac_lets_it_read_pod_logs_through_the_api() -> None:
@@ -626,7 +626,7 @@ def test_alloy_chart_rbac_lets_it_read_pod_logs_through_the_api() -> None:
     keep) must grant both, cluster-wide."""
     charts = shared_path("EVENT_PLATFORM_CHART_DATA", "the Helm chart reference data")
     defaults = yaml.safe_load((charts / "alloy" / "values.yaml").read_text())
-    assert "rbac" not in observability.alloy_values("http://loki/push")
+    assert "rbac" not in logging_stack.alloy_values("http://loki/push")
     rbac = defaults["rbac"]
     assert rbac["create"] is True and not rbac["namespaces"]
     granted = {(res, verb) for rule in rbac["rules"] if "" in rule["apiGroups"]
@@ -685,17 +685,17 @@ def with_other_apps() -> offline.Recording:
     def extended(cfg):
         platform = build(cfg)
         ns, obs = platform.tenancy.apps["dev"].namespace, platform.observability
-        scrape = {observability.SCRAPE_ANNOTATION: "true", observability.PORT_ANNOTATION: "9102"}
+        scrape = {scraping.SCRAPE_ANNOTATION: "true", scraping.PORT_ANNOTATION: "9102"}
         worker = deployment("worker", {labels.NAME: "worker", **app_monitoring.scraped_by_monitor_labels("PodMonitor")},
                             scrape, 9102)
         app_monitoring.AppMonitoring("worker-monitoring", app_monitoring.AppMonitoringArgs(
             app_name="worker", namespace=ns, monitor_kind="PodMonitor", metrics_port_name="metrics",
             monitoring_namespace=obs.monitoring_namespace, pod_labels={labels.NAME: "worker"}, metrics_port=9102,
             crd_dependencies=(obs.release,)), pulumi.ResourceOptions(depends_on=[worker]))
-        deployment("legacy", {labels.NAME: "legacy"}, {**scrape, observability.PORT_ANNOTATION: "9100"}, 9100)
+        deployment("legacy", {labels.NAME: "legacy"}, {**scrape, scraping.PORT_ANNOTATION: "9100"}, 9100)
         allow_ingress("legacy-from-prometheus", namespace="dev", policy_name="legacy-from-prometheus",
                       to_pods={labels.NAME: "legacy"}, ports=[9100],
-                      sources=[Peer(obs.monitoring_namespace, observability.PROMETHEUS_POD_LABELS)],
+                      sources=[Peer(obs.monitoring_namespace, prometheus_stack.PROMETHEUS_POD_LABELS)],
                       opts=pulumi.ResourceOptions(depends_on=[ns]))
         return platform
 
@@ -708,10 +708,10 @@ def test_pod_monitored_and_annotation_only_apps_are_scraped_exactly_once(with_ot
     rec = with_other_apps
     owners = {p.owner: scrapes(rec, p) for p in pod_templates(rec)}
     assert owners["Deployment/dev/worker"] == ["PodMonitor dev/worker port metrics"]
-    assert owners["Deployment/dev/legacy"] == [f"annotation job {observability.ANNOTATION_JOB}"]
+    assert owners["Deployment/dev/legacy"] == [f"annotation job {scraping.ANNOTATION_JOB}"]
     assert not scrape_count_problems(rec) and not reachability_problems(rec)
     monitor = rec.object("PodMonitor", "worker", "dev")
-    assert recording_selects(rec, monitor) and rec.depends_on(monitor, rec.helm_release(observability.KPS_RELEASE))
+    assert recording_selects(rec, monitor) and rec.depends_on(monitor, rec.helm_release(prometheus_stack.KPS_RELEASE))
 
 
 def recording_selects(rec, monitor: offline.Resource) -> bool:

@@ -16,7 +16,8 @@ from collector.app import EVENTS_PATH, LIVENESS_PATH, METRICS_PATH, OPENAPI_PATH
 from collector.settings import Settings
 from event_platform import labels, offline, render
 from event_platform.components import collector as collector_component
-from event_platform.components.web_service import WebService, WebServiceArgs, version_label
+from event_platform.components.web_service import WebService
+from event_platform.components.web_service_args import WebServiceArgs, version_label
 from event_platform.config import CanaryConfig
 from harness import shared_path, stack_config
 

@@ -21,7 +21,8 @@ from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from event_platform.config import PROJECT, PlatformConfig
+from event_platform.config.base import PROJECT
+from event_platform.config.stack import PlatformConfig
 
 _SECRET_SIG = rpc._special_secret_sig  # the wire marker Pulumi uses for secret values
 _SIG_KEY = rpc._special_sig_key

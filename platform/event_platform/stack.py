@@ -23,8 +23,11 @@ from event_platform.components.redis import Redis, RedisArgs
 from event_platform.components.secrets import SecretEntry, SecretStore, SecretStoreArgs
 from event_platform.components.storage_class import StorageClass, StorageClassArgs
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
-from event_platform.components.web_service import Probes, WebService, WebServiceArgs, version_label
-from event_platform.config import KubernetesStoreConfig, PlatformConfig, ServiceConfig
+from event_platform.components.web_service import WebService
+from event_platform.components.web_service_args import Probes, WebServiceArgs, version_label
+from event_platform.config.secrets import KubernetesStoreConfig
+from event_platform.config.services import ServiceConfig
+from event_platform.config.stack import PlatformConfig
 
 
 @dataclass(frozen=True)

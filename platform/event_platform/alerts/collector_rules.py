@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from event_platform.alerts.slo import burn_rate_alerts, collector_slos, recording_rules
-from event_platform.config import CollectorSloConfig
+from event_platform.config.slo import CollectorSloConfig
 
 PROBES = "/metrics|/healthz|/readyz"
 """Routes that are not user traffic; they would dilute the latency and error signals."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from event_platform.config import CollectorSloConfig, LatencySloConfig, SloConfig
+from event_platform.config.slo import CollectorSloConfig, LatencySloConfig, SloConfig
 
 
 @dataclass(frozen=True)

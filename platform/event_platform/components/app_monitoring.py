@@ -18,14 +18,11 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from event_platform import labels
+from event_platform.components.grafana_dashboards import dashboard_config_map, dashboard_data
 from event_platform.components.network import Peer, allow_ingress
-from event_platform.components.observability import (
-    MONITORING_API,
-    PROMETHEUS_POD_LABELS,
-    dashboard_config_map,
-    dashboard_data,
-    meta_label,
-)
+from event_platform.components.observability import MONITORING_API
+from event_platform.components.prometheus_stack import PROMETHEUS_POD_LABELS
+from event_platform.components.scraping import meta_label
 
 GRAFANA_UID_MAX = 40
 """Grafana refuses dashboard uids longer than this."""

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels
-from event_platform.config import AppNamespaceConfig
+from event_platform.config.tenancy import AppNamespaceConfig
 
 KUBE_DNS = {"k8s-app": "kube-dns"}
 """Label of the cluster DNS pods (CoreDNS keeps kube-dns's label on kind and on managed clusters)."""

@@ -21,16 +21,9 @@ from event_platform.components.observability import Observability
 from event_platform.components.postgres_cluster import PostgresCluster
 from event_platform.components.redis import Redis
 from event_platform.components.secrets import SecretEntry, SecretStore
-from event_platform.components.web_service import (
-    TRACK,
-    Canary,
-    Probes,
-    SecretEnv,
-    WebService,
-    WebServiceArgs,
-    version_label,
-)
-from event_platform.config import CollectorConfig, CollectorEnvironmentConfig
+from event_platform.components.web_service import WebService
+from event_platform.components.web_service_args import TRACK, Canary, Probes, SecretEnv, WebServiceArgs, version_label
+from event_platform.config.collector import CollectorConfig, CollectorEnvironmentConfig
 from event_platform.dashboards.collector import collector_dashboard
 
 APP = "collector"

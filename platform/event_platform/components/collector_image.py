@@ -14,7 +14,7 @@ import pulumi_docker_build as docker_build
 from pydantic import BaseModel, ConfigDict
 
 from event_platform import versions
-from event_platform.config import RegistryConfig
+from event_platform.config.collector import RegistryConfig
 
 COLLECTOR_SOURCE = Path(__file__).resolve().parents[3] / "apps" / "collector"
 
@@ -131,7 +131,7 @@ class CollectorImage(pulumi.ComponentResource):
 if __name__ == "__main__":  # `python -m event_platform.components.collector_image prod`: CI's build plan
     import sys
 
-    from event_platform.config import load_stack_file
+    from event_platform.config.loading import load_stack_file
 
     cfg = load_stack_file(COLLECTOR_SOURCE.parents[1] / f"Pulumi.{sys.argv[1]}.yaml")
     plan_platforms = cfg.collector.image.platforms or ("linux/amd64",)

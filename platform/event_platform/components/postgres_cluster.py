@@ -20,7 +20,8 @@ from event_platform import labels, versions
 from event_platform.components.network import Peer, allow_clients, allow_egress, allow_ingress
 from event_platform.components.postgres import PostgresOperator
 from event_platform.components.secrets import SecretEntry, SecretStore
-from event_platform.config import PostgresBackupConfig, PostgresConfig, quantity_bytes
+from event_platform.config.base import quantity_bytes
+from event_platform.config.data import PostgresBackupConfig, PostgresConfig
 
 CNPG_API = "postgresql.cnpg.io/v1"
 CLUSTER_LABEL = "cnpg.io/cluster"

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict
 from event_platform import labels, versions
 from event_platform.components.network import allow_clients
 from event_platform.components.secrets import SecretEntry, SecretStore
-from event_platform.config import RedisConfig, quantity_bytes
+from event_platform.config.base import quantity_bytes
+from event_platform.config.data import RedisConfig
 
 REDIS_PORT = 6379
 REDIS_UID = 10001

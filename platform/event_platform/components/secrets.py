@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels, versions
 from event_platform.components.helm import helm_release
-from event_platform.config import AwsStoreConfig, KubernetesStoreConfig, SecretsConfig, VaultStoreConfig
+from event_platform.config.secrets import AwsStoreConfig, KubernetesStoreConfig, SecretsConfig, VaultStoreConfig
 
 ESO_API = "external-secrets.io/v1"
 STORE_NAME = "platform-secrets"
@@ -207,7 +207,7 @@ def operator_values(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreCo
 def store_provider(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreConfig,
                    operator_ns: k8s.core.v1.Namespace) -> dict[str, Any]:
     """The ClusterSecretStore's `spec.provider` for the configured store. Adding a store kind means a
-    config model in config.py and one branch here."""
+    config model in config/secrets.py and one branch here."""
     if isinstance(store, KubernetesStoreConfig):
         return {"kubernetes": {
             "remoteNamespace": store.namespace,

@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from event_platform import labels
-from event_platform.config import StorageClassConfig
+from event_platform.config.cluster import StorageClassConfig
 
 
 class StorageClassArgs(BaseModel):

@@ -13,7 +13,7 @@ from event_platform.components.app_namespace import (
     PodSecurityLevel,
     pod_security_labels,
 )
-from event_platform.config import AppNamespaceConfig
+from event_platform.config.tenancy import AppNamespaceConfig
 
 
 class PlatformNamespaceSpec(BaseModel):
