@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from event_platform import labels
+from event_platform.components.admission import AdmissionPolicies, AdmissionPoliciesArgs
 from event_platform.components.collector import APP as COLLECTOR_APP
 from event_platform.components.collector import Collector, CollectorArgs
 from event_platform.components.collector_image import CollectorImage, CollectorImageArgs
@@ -36,6 +37,8 @@ class Platform:
 
     config: PlatformConfig
     tenancy: Tenancy
+    admission: AdmissionPolicies
+    """The ValidatingAdmissionPolicies bound to the tenant namespaces."""
     secrets: SecretStore
     postgres_operator: PostgresOperator
     databases: dict[str, PostgresCluster]
@@ -89,6 +92,11 @@ def served_hostnames(cfg: PlatformConfig) -> dict[str, str]:
     return owners
 
 
+TENANT_NAMESPACES = {"matchExpressions": [{"key": labels.ENVIRONMENT, "operator": "Exists"}]}
+"""The namespaces the admission policies bind to: every app namespace carries its environment's label,
+no platform namespace does (node-exporter's host access in `monitoring` stays allowed there)."""
+
+
 DATA_CLIENTS = ({labels.NAME: COLLECTOR_APP},)
 """Pods allowed to reach each environment's database and Redis: the collector's, stable and canary
 (its pod selector without the track label)."""
@@ -129,6 +137,7 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
     # children inherit their component's providers: every Kubernetes object below goes through it
     opts = pulumi.ResourceOptions(providers=[provider])
     tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)), opts)
+    admission = AdmissionPolicies("admission", AdmissionPoliciesArgs(tenant_selector=TENANT_NAMESPACES), opts)
     if cfg.cluster.declare_storage_class is not None and cfg.cluster.storage_class is not None:
         storage = StorageClass("storage-class", StorageClassArgs(
             name=cfg.cluster.storage_class, config=cfg.cluster.declare_storage_class), opts)
@@ -171,7 +180,7 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
     services = {svc.name: {env: WebService(f"service-{svc.name}-{env}", service_args(
         cfg, svc, env, namespace=tenancy.apps[env], gateway=gateway, secrets=secrets, observability=observability),
         opts) for env in svc.environments} for svc in cfg.services}
-    return Platform(config=cfg, tenancy=tenancy, secrets=secrets, gateway=gateway,
+    return Platform(config=cfg, tenancy=tenancy, admission=admission, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,
                     observability=observability, platform_network=platform_network, collector_image=image,
                     collectors=collectors, services=services)
