@@ -16,7 +16,7 @@ WORKLOADS = (("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemon
 """Controllers that create pods from a template someone with write access controls."""
 ROUTES = tuple(("gateway.networking.k8s.io", r) for r in ("httproutes", "grpcroutes", "tlsroutes", "tcproutes"))
 
-CAPABILITIES = ("read pods", "logs", "exec", "port-forward", "run pods", "read Secrets", "edit workloads",
+CAPABILITIES = ("read quota", "read pods", "logs", "exec", "port-forward", "run pods", "read Secrets", "edit workloads",
                 "write endpoints", "edit routes", "restart pods")
 
 
@@ -37,6 +37,9 @@ def _grants(rules: list[dict], group: str, resource: str, verbs: set[str] | froz
 def capabilities(rules: list[dict]) -> dict[str, bool]:
     """What a subject holding exactly `rules` in a namespace can do there."""
     can = {
+        # `kubectl describe quota` / `describe limits` and the namespace's events: why a pod is refused
+        "read quota": _grants(rules, "", "resourcequotas", {"get"}) and _grants(rules, "", "limitranges", {"get"})
+        and _grants(rules, "", "events", {"list"}),
         "read pods": _grants(rules, "", "pods", {"get", "list"}),
         "logs": _grants(rules, "", "pods/log", {"get"}),
         "exec": _grants(rules, "", "pods/exec", {"create", "get"}),

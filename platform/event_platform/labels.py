@@ -14,6 +14,12 @@ PLATFORM = "event-platform"
 ENVIRONMENT = "event-platform.io/environment"
 """On app namespaces: the environment's name (dev, staging, production)."""
 
+TEAM = "event-platform.io/team"
+"""On app namespaces: the team that owns it (`platform` for the environments' own namespaces, which
+hold the collector); RBAC, the secret stores' conditions and the docs' matrices follow it."""
+PLATFORM_TEAM = "platform"
+"""The team of the collector and of each environment's own namespace (`dev`, `staging`, `production`)."""
+
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 """Set by Kubernetes on every namespace; what NetworkPolicies select namespaces by."""
 

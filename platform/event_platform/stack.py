@@ -146,7 +146,10 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
     store_ns = cfg.secrets.store.namespace if isinstance(cfg.secrets.store, KubernetesStoreConfig) else None
     secrets = SecretStore("secrets", SecretStoreArgs(
         config=cfg.secrets, namespace=tenancy.platform[cfg.namespaces.platform.secrets],
-        store_namespace=tenancy.platform[store_ns] if store_ns else None), opts)
+        store_namespace=tenancy.platform[store_ns] if store_ns else None,
+        # the platform's entries (the collector's tokens, its databases' and caches' passwords, Grafana's)
+        # reach the platform's own namespaces only; each team has a store of its own
+        namespaces=(*tenancy.platform, *tenancy.apps)), opts)
     gateway = Gateway("gateway", GatewayArgs(
         config=cfg.gateway, namespace=tenancy.platform[cfg.namespaces.platform.gateway],
         namespace_name=cfg.namespaces.platform.gateway,

@@ -23,7 +23,9 @@ _WRITE = ["get", "list", "watch", "create", "update", "patch", "delete"]
 # behind CVE-2021-25740, why Kubernetes took endpoints write out of its built-in roles).
 VIEWER_RULES = [
     {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "configmaps", "endpoints",
-                                      "persistentvolumeclaims", "events"], "verbs": _READ},
+                                      "persistentvolumeclaims", "events", "resourcequotas", "limitranges"],
+     "verbs": _READ},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": _READ},
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"], "verbs": _READ},
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _READ},
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _READ},
@@ -50,7 +52,10 @@ OPERATE_RULES = [
 EDIT_RULES = [
     {"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims",
                                       "serviceaccounts"], "verbs": _WRITE},
-    {"apiGroups": [""], "resources": ["pods/log", "endpoints", "events"], "verbs": _READ},
+    # the namespace's quota and limits are the platform's: read, never write (kubectl describe quota)
+    {"apiGroups": [""], "resources": ["pods/log", "endpoints", "events", "resourcequotas", "limitranges"],
+     "verbs": _READ},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": _READ},
     {"apiGroups": [""], "resources": ["pods/portforward", "pods/exec", "pods/eviction"], "verbs": ["create"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets", "deployments/scale",
                                           "statefulsets/scale"], "verbs": _WRITE},
@@ -86,7 +91,12 @@ class AppNamespaceArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     config: AppNamespaceConfig
-    """Name, quota, limits and RBAC groups of the environment."""
+    """Name, quota, limits and RBAC groups of the namespace, and the environment's developer access."""
+    environment: str | None = None
+    """The environment the namespace belongs to (label `event-platform.io/environment`). Omitted: the
+    namespace's own name (an environment's own namespace, the platform team's)."""
+    team: str = labels.PLATFORM_TEAM
+    """The team owning the namespace (label `event-platform.io/team`). Omitted: the platform team."""
 
 
 class AppNamespace(pulumi.ComponentResource):
@@ -101,14 +111,19 @@ class AppNamespace(pulumi.ComponentResource):
     """The Namespace; pass this object to the components that deploy into it."""
     name: str
     """The namespace's name (known before deployment)."""
+    environment: str
+    """The environment it belongs to."""
+    team: str
+    """The team that owns it."""
 
     def __init__(self, name: str, args: AppNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("event-platform:tenancy:AppNamespace", name, None, opts)
         cfg = args.config
         self.name = cfg.name
         child = pulumi.ResourceOptions(parent=self)
+        self.environment, self.team = args.environment or cfg.name, args.team
         ns_labels = {**labels.common(cfg.name, "app-namespace"), **pod_security_labels("restricted"),
-                     labels.ENVIRONMENT: cfg.name}
+                     labels.ENVIRONMENT: self.environment, labels.TEAM: self.team}
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace", metadata={"name": cfg.name, "labels": ns_labels},
             # deleting a namespace deletes every volume claim in it

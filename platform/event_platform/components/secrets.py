@@ -24,7 +24,9 @@ from event_platform.config.secrets import AwsStoreConfig, KubernetesStoreConfig,
 
 ESO_API = "external-secrets.io/v1"
 STORE_NAME = "platform-secrets"
-"""metadata.name of the stack's ClusterSecretStore."""
+"""metadata.name of the platform's ClusterSecretStore."""
+TEAM_STORE_PREFIX = "team-"
+"""A team's ClusterSecretStore is `team-<team>`."""
 REFRESH_INTERVAL = "1h"
 """How often ExternalSecrets re-read the store (a rotated value reaches pods within this, plus a restart)."""
 STORE_READER = "external-secrets-reader"
@@ -51,7 +53,19 @@ class SecretStoreArgs(BaseModel):
     namespace: k8s.core.v1.Namespace
     """Where the operator runs (the platform's `external-secrets` namespace)."""
     store_namespace: k8s.core.v1.Namespace | None = None
-    """The namespace holding the source Secrets; required with the `kubernetes` provider."""
+    """The namespace holding the source Secrets; required with the `kubernetes` provider (a team's
+    store has a namespace of its own)."""
+    operator: k8s.helm.v3.Release | None = None
+    """The operator release another store installed (the platform's): a team's store reuses it.
+    Omitted: this store installs the operator."""
+    team: str | None = None
+    """The team whose entries the store serves, as `team-<team>`: AWS entries under
+    `<keyPrefix><team>/` (the provider's `prefix`, which ESO puts before every key it fetches), Vault
+    entries under the same path read with role `<role>-<team>`, dev entries in the team's own store
+    namespace. Omitted: the platform's store `platform-secrets`."""
+    namespaces: tuple[str, ...] | None = None
+    """The only namespaces whose ExternalSecrets the store serves (ClusterSecretStore `conditions`).
+    Omitted: every namespace."""
 
 
 class SecretStore(pulumi.ComponentResource):
@@ -69,10 +83,10 @@ class SecretStore(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._seeded: dict[str, tuple[k8s.core.v1.Secret, set[str]]] = {}
-        self.store_name = STORE_NAME
+        self.store_name = STORE_NAME if args.team is None else f"{TEAM_STORE_PREFIX}{args.team}"
         store_cfg = args.config.store
 
-        self.operator = helm_release(
+        self.operator = args.operator or helm_release(
             f"{name}-operator", versions.EXTERNAL_SECRETS, namespace=args.namespace.metadata.name,
             values=operator_values(store_cfg),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.namespace]))
@@ -83,12 +97,17 @@ class SecretStore(pulumi.ComponentResource):
                 raise ValueError("the kubernetes secret store needs store_namespace")
             depends += self._dev_store_reader(args.store_namespace)
 
+        spec: dict[str, Any] = {"provider": store_provider(
+            store_cfg, args.namespace, team=args.team, key_prefix=args.config.key_prefix,
+            store_namespace=args.store_namespace.metadata.name if args.store_namespace is not None else None)}
+        if args.namespaces is not None:
+            # ESO refuses an ExternalSecret outside these namespaces (a team cannot name another's store)
+            spec["conditions"] = [{"namespaces": sorted(args.namespaces)}]
         self.store = k8s.apiextensions.CustomResource(
             f"{name}-store",
             api_version=ESO_API, kind="ClusterSecretStore",
-            metadata={"name": STORE_NAME, "labels": labels.common(STORE_NAME, "secrets")},
-            spec={"provider": store_provider(store_cfg, args.namespace)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+            metadata={"name": self.store_name, "labels": labels.common(self.store_name, "secrets")},
+            spec=spec, opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
         self.register_outputs({"store_name": self.store_name, "operator": self.operator.status})
 
     def _dev_store_reader(self, store_ns: k8s.core.v1.Namespace) -> list[pulumi.Resource]:
@@ -167,7 +186,6 @@ class SecretStore(pulumi.ComponentResource):
         `opts` must carry the caller's `parent`; the dependency on the store is added here.
         """
         seeds = self._seeds_for(data)
-        prefix = self._args.config.key_prefix
         target: dict[str, Any] = {"name": secret_name, "creationPolicy": "Owner"}
         if secret_type != "Opaque" and not template:
             raise ValueError(f"a {secret_type} Secret needs a template naming its keys")
@@ -180,13 +198,23 @@ class SecretStore(pulumi.ComponentResource):
                       "labels": labels.common(secret_name, "secret")},
             spec={
                 "refreshInterval": REFRESH_INTERVAL,
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": self.store_name},
                 "target": target,
-                "data": [{"secretKey": key, "remoteRef": {"key": f"{prefix}{entry.key}", "property": entry.property}}
+                "data": [{"secretKey": key, "remoteRef": {"key": self.remote_key(entry.key), "property": entry.property}}
                          for key, entry in sorted(data.items())],
             },
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[self.store, namespace, *seeds])))
+
+
+    def remote_key(self, key: str) -> str:
+        """The `remoteRef.key` an ExternalSecret names for entry `key` of this store."""
+        prefix, team, store = self._args.config.key_prefix, self._args.team, self._args.config.store
+        if team is None:
+            return f"{prefix}{key}"
+        if isinstance(store, VaultStoreConfig):
+            return f"{prefix}{team}/{key}"
+        return key  # AWS: the store's `prefix` adds `<keyPrefix><team>/`; dev: the team's own namespace
 
 
 def operator_values(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreConfig) -> dict[str, Any]:
@@ -205,22 +233,29 @@ def operator_values(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreCo
 
 
 def store_provider(store: KubernetesStoreConfig | VaultStoreConfig | AwsStoreConfig,
-                   operator_ns: k8s.core.v1.Namespace) -> dict[str, Any]:
-    """The ClusterSecretStore's `spec.provider` for the configured store. Adding a store kind means a
-    config model in config/secrets.py and one branch here."""
+                   operator_ns: k8s.core.v1.Namespace, *, team: str | None = None, key_prefix: str = "",
+                   store_namespace: pulumi.Input[str] | None = None) -> dict[str, Any]:
+    """The ClusterSecretStore's `spec.provider` for the configured store (a team's store: only that
+    team's entries). Adding a store kind means a config model in config/secrets.py and one branch here."""
     if isinstance(store, KubernetesStoreConfig):
+        source = store_namespace if store_namespace is not None else store.namespace
         return {"kubernetes": {
-            "remoteNamespace": store.namespace,
+            "remoteNamespace": source,
             "server": {"url": "https://kubernetes.default.svc",
                        "caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt", "key": "ca.crt",
-                                      "namespace": store.namespace}},
-            "auth": {"serviceAccount": {"name": STORE_READER, "namespace": store.namespace}},
+                                      "namespace": source}},
+            "auth": {"serviceAccount": {"name": STORE_READER, "namespace": source}},
         }}
     if isinstance(store, VaultStoreConfig):
         return {"vault": {
             "server": store.server, "path": store.path, "version": "v2",
-            "auth": {"kubernetes": {"mountPath": "kubernetes", "role": store.role,
+            # a team's role: its Vault policy grants `<path>/<keyPrefix><team>/*` and nothing else
+            "auth": {"kubernetes": {"mountPath": "kubernetes", "role": store.role + (f"-{team}" if team else ""),
                                     "serviceAccountRef": {"name": versions.EXTERNAL_SECRETS.name,
                                                           "namespace": operator_ns.metadata.name}}},
         }}
-    return {"aws": {"service": "SecretsManager", "region": store.region}}
+    aws: dict[str, Any] = {"service": "SecretsManager", "region": store.region}
+    if team is not None:
+        # providers/v1/aws/secretsmanager/secretsmanager.go (fetch): `key := sm.prefix + ref.Key`
+        aws["prefix"] = f"{key_prefix}{team}/"
+    return {"aws": aws}
