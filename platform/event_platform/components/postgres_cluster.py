@@ -79,6 +79,8 @@ class PostgresClusterArgs(BaseModel):
     cluster_name: str = "events-db"
     """metadata.name of the Cluster, prefix of everything the operator derives from it.
     Omitted: `events-db`."""
+    database: str = "events"
+    """The database initdb creates, owned by `app` (the `-app` Secret's `dbname`). Omitted: `events`."""
 
 
 class PostgresCluster(pulumi.ComponentResource):
@@ -107,7 +109,7 @@ class PostgresCluster(pulumi.ComponentResource):
         self.cluster_name = args.cluster_name
         self.rw_service = f"{self.cluster_name}-rw"
         self.app_secret_name = f"{self.cluster_name}-app"
-        self.database = "events"
+        self.database = args.database
         self.port = POSTGRES_PORT
         self.pod_labels = {CLUSTER_LABEL: self.cluster_name}
         namespace = args.namespace
@@ -130,7 +132,7 @@ class PostgresCluster(pulumi.ComponentResource):
             api_version=CNPG_API, kind="Cluster",
             metadata={"name": self.cluster_name, "namespace": ns,
                       "labels": labels.common(self.cluster_name, "database"), "annotations": READY_AWAIT},
-            spec=cluster_spec(cfg, args.storage_class, ns,
+            spec=cluster_spec(cfg, args.storage_class, ns, database=args.database,
                               backup_secret_name=f"{self.cluster_name}-backup-s3" if backup_secret else None),
             # The operator's admission webhook must answer before a Cluster can be created; on a fresh
             # cluster it races the CRDs. `pulumi up` waits for the release's workloads (the operator
@@ -206,7 +208,7 @@ class PostgresCluster(pulumi.ComponentResource):
 
 
 def cluster_spec(cfg: PostgresConfig, storage_class: str | None, namespace: pulumi.Input[str],
-                 backup_secret_name: str | None) -> dict:
+                 backup_secret_name: str | None, database: str = "events") -> dict:
     """The Cluster's spec (fields of postgresql.cnpg.io/v1 Cluster, CloudNativePG 1.30)."""
     storage: dict = {"size": cfg.storage_size}
     if storage_class:
@@ -225,7 +227,7 @@ def cluster_spec(cfg: PostgresConfig, storage_class: str | None, namespace: pulu
         "enablePDB": cfg.instances > 1,
         "inheritedMetadata": {"labels": {labels.PART_OF: labels.PLATFORM}},
         "bootstrap": {"initdb": {
-            "database": "events",
+            "database": database,
             # The owner gets the operator-generated `<cluster>-app` Secret the app reads.
             "owner": "app",
             "dataChecksums": True,
