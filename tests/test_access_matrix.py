@@ -10,7 +10,7 @@ import pytest
 
 import access_matrix
 from event_platform.components.app_namespace import DEVELOPER_RULES
-from harness import REPO_ROOT, stack_config
+from harness import REPO_ROOT, stack_config, tenant_namespaces
 
 DOC = REPO_ROOT / "docs" / "tenancy.md"
 
@@ -42,7 +42,7 @@ def test_every_bound_role_in_every_app_namespace_grants_exactly_what_the_docs_ma
     """If this fails, docs/tenancy.md promises access the cluster does not enforce (or the reverse):
     e.g. production's developers able to create a Job that mounts the database Secret."""
     recording = every_recording
-    for ns in stack_config(recording.stack).namespaces.apps:
+    for ns in tenant_namespaces(stack_config(recording.stack)):
         for role in ("developer", "viewer"):
             rules = recording.object("Role", role, ns.name).plain["rules"]
             assert access_matrix.capabilities(rules) == expected_row(role, ns.developer_access), (ns.name, role)
@@ -51,7 +51,7 @@ def test_every_bound_role_in_every_app_namespace_grants_exactly_what_the_docs_ma
 def test_every_configured_group_holds_the_union_of_its_roles_and_nothing_more(every_recording) -> None:
     """A ClusterRoleBinding or an extra RoleBinding for a group would widen access past the matrix."""
     recording = every_recording
-    for ns in stack_config(recording.stack).namespaces.apps:
+    for ns in tenant_namespaces(stack_config(recording.stack)):
         groups = {g: [] for g in (*ns.developer_groups, *ns.viewer_groups)}
         for g in ns.developer_groups:
             groups[g].append(expected_row("developer", ns.developer_access))

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from event_platform import capacity
 from event_platform.offline import Recording, Resource
+from harness import stack_config
 
 
 def test_every_pod_is_admitted_and_every_app_namespace_fits_its_quota_at_the_largest_scale(every_recording) -> None:
@@ -32,10 +33,17 @@ def test_the_table_lists_each_app_namespace_with_its_workloads_totals_and_quota(
                       if r.metadata["labels"].get("app.kubernetes.io/component") == "app-namespace"}
     assert set(tables) == app_namespaces
     text = capacity.table(recording)
+    cfg = stack_config(recording.stack)
     for ns, cap in tables.items():
         assert f"namespace {ns}:" in text
-        assert {f"{w.kind}/{w.name}" for w in cap.workloads} >= {"Deployment/collector", "StatefulSet/redis",
-                                                                 "Cluster/events-db"}
+        found = {f"{w.kind}/{w.name}" for w in cap.workloads}
+        if ns in cfg.namespaces.app_names:
+            assert found >= {"Deployment/collector", "StatefulSet/redis", "Cluster/events-db"}
+        else:  # a team's: exactly what its services asked for
+            team, env = cfg.team_namespaces()[ns]
+            assert found == {w for svc in team.services if env in svc.environments
+                             for w in (f"Deployment/{svc.name}", *([f"Cluster/{svc.name}-db"] if svc.database else []),
+                                       *([f"StatefulSet/{svc.name}-cache"] if svc.cache else []))}, ns
 
 
 # ------------------------------------------------------------------------- the model on small inputs

@@ -197,9 +197,10 @@ def _collector_dev(raw: dict) -> dict:
 
 
 def _a_service_in_dev(raw: dict) -> dict:
-    raw["event-platform:services"] = [{"name": "greeter", "image": "ghcr.io/example-team/greeter:1.4.2",
-                                       "port": 8080, "environments": {"dev": {"hostname": "greeter.localtest.me"}}}]
-    return raw["event-platform:services"][0]["environments"]["dev"]
+    raw["event-platform:teams"] = [{"name": "greetings", "environments": {"dev": {}}, "services": [
+        {"name": "greeter", "image": "ghcr.io/example-team/greeter:1.4.2", "port": 8080,
+         "environments": {"dev": {"hostname": "greeter.localtest.me"}}}]}]
+    return raw["event-platform:teams"][0]["services"][0]["environments"]["dev"]
 
 
 @pytest.mark.parametrize("environment", [_collector_dev, _a_service_in_dev], ids=["collector", "service"])

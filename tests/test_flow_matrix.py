@@ -20,6 +20,7 @@ from event_platform.components.gateway_controller import ACME_SOLVER_LABEL, ACME
 from event_platform.components.gateway_listeners import GATEWAY_NAME_LABEL
 from event_platform.components.platform_network import GRAFANA_POD_LABELS
 from event_platform.components.prometheus_stack import PROMETHEUS_POD_LABELS
+from event_platform.config import team_namespace
 from flow_matrix import Endpoint, flow_matrix
 from harness import stack_config
 
@@ -69,6 +70,38 @@ def endpoints(stack: str) -> list[Endpoint]:
             Endpoint(f"{env}/redis", env, {"app.kubernetes.io/name": "redis", "app.kubernetes.io/component": "cache"},
                      (6379,)),
         ]
+    for ns, svc in team_services(stack):
+        out.append(Endpoint(f"{ns}/{svc.name}", ns, {"app.kubernetes.io/name": svc.name,
+                                                     "event-platform.io/track": "stable"}, (svc.port,)))
+        if svc.database:
+            out.append(Endpoint(f"{ns}/{svc.name}-db", ns, {"cnpg.io/cluster": f"{svc.name}-db"}, (5432, 8000, 9187)))
+        if svc.cache:
+            out.append(Endpoint(f"{ns}/{svc.name}-cache", ns, {"app.kubernetes.io/name": f"{svc.name}-cache",
+                                                               "app.kubernetes.io/component": "cache"}, (6379,)))
+    return out
+
+
+def team_services(stack: str) -> list:
+    """(namespace, service) of every team's service in every environment it runs in."""
+    cfg = stack_config(stack)
+    return [(team_namespace(team.name, env), svc) for team in cfg.teams for svc in team.services
+            for env in svc.environments]
+
+
+def declared_calls(stack: str) -> set[tuple[str, str, int]]:
+    """(caller, callee, port) of every call a service declares: to services (resolved to their team's
+    namespace in the same environment) and to external hosts (the internet endpoint)."""
+    cfg = stack_config(stack)
+    ports = {(t.name, s.name): s.port for t in cfg.teams for s in t.services}
+    out = set()
+    for team in cfg.teams:
+        for svc in team.services:
+            for env in svc.environments:
+                caller = f"{team_namespace(team.name, env)}/{svc.name}"
+                for callee in svc.calls.services:
+                    other, _, name = callee.rpartition("/")
+                    out.add((caller, f"{team_namespace(other or team.name, env)}/{name}", ports[(other or team.name, name)]))
+                out |= {(caller, f"{OUTSIDE}/internet", ext.port) for ext in svc.calls.external}
     return out
 
 
@@ -100,6 +133,16 @@ def allowed_crossings(stack: str) -> list[tuple[str, str, tuple[int, ...] | None
         ("*/events-db", f"{OUTSIDE}/internet", (443,)),                         # backups to object storage
         (f"{ns.cert_manager}/*", f"{OUTSIDE}/internet", (80,)),                 # HTTP-01 self-check
     ]
+    for team_ns, svc in team_services(stack):
+        rules.append((f"{ns.gateway}/nginx", f"{team_ns}/{svc.name}", (svc.port,)))          # the service's route
+        if svc.database:
+            db = f"{team_ns}/{svc.name}-db"
+            rules += [(f"{ns.databases}/*", db, (5432, 8000)), (db, f"{OUTSIDE}/api-server", (443, 6443)),
+                      (db, f"{OUTSIDE}/internet", (443,))]
+    # declared calls; an external call's ipBlock matches whatever address is in its CIDR, and the API
+    # server's address is not known here, so the evaluator counts every outside endpoint as in it
+    rules += [(caller, f"{OUTSIDE}/*" if callee.startswith(f"{OUTSIDE}/") else callee, (port,))
+              for caller, callee, port in declared_calls(stack)]
     return rules
 
 
@@ -153,6 +196,19 @@ def required_flows(stack: str) -> set[tuple[str, str, int]]:
             (f"{env}/collector", f"{env}/redis", 6379),
             (f"{env}/events-db", f"{OUTSIDE}/api-server", 6443),
         }
+    for team_ns, svc in team_services(stack):
+        pods = f"{team_ns}/{svc.name}"
+        need.add((f"{ns.gateway}/nginx", pods, svc.port))
+        if svc.metrics_path:
+            need.add((f"{ns.monitoring}/prometheus", pods, svc.port))
+        if svc.database:
+            db = f"{team_ns}/{svc.name}-db"
+            need |= {(pods, db, 5432), (f"{ns.databases}/operator-webhook", db, 5432),
+                     (f"{ns.databases}/operator-webhook", db, 8000), (f"{ns.monitoring}/prometheus", db, 9187),
+                     (db, f"{OUTSIDE}/api-server", 6443)}
+        if svc.cache:
+            need.add((pods, f"{team_ns}/{svc.name}-cache", 6379))
+    need |= declared_calls(stack)
     for e in endpoints(stack):
         if e.namespace not in (None, "kube-system") and not e.host_network:
             need.add((e.name, "kube-system/kube-dns", 53))

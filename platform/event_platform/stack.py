@@ -21,14 +21,15 @@ from event_platform.components.platform_network import PlatformNetwork, Platform
 from event_platform.components.postgres import PostgresOperator, PostgresOperatorArgs
 from event_platform.components.postgres_cluster import PostgresCluster, PostgresClusterArgs
 from event_platform.components.redis import Redis, RedisArgs
-from event_platform.components.secrets import SecretEntry, SecretStore, SecretStoreArgs
+from event_platform.components.secrets import SecretStore, SecretStoreArgs
 from event_platform.components.storage_class import StorageClass, StorageClassArgs
+from event_platform.components.team import TeamEnvironment
 from event_platform.components.tenancy import PlatformNamespaceSpec, Tenancy, TenancyArgs
 from event_platform.components.web_service import WebService
-from event_platform.components.web_service_args import Probes, WebServiceArgs, version_label
 from event_platform.config.secrets import KubernetesStoreConfig
-from event_platform.config.services import ServiceConfig
 from event_platform.config.stack import PlatformConfig
+from event_platform.config.tenancy import team_namespace
+from event_platform.teams import build_teams, team_namespace_specs, team_store_namespaces
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,18 @@ class Platform:
     collector_image: CollectorImage
     collectors: dict[str, Collector]
     """The collector in every app environment, by environment name."""
-    services: dict[str, dict[str, WebService]]
-    """The config-declared services (`services:`), by service name, then by environment name."""
+    teams: dict[str, dict[str, TeamEnvironment]]
+    """Each team's services with what they asked for, by team, then environment."""
+
+    @property
+    def services(self) -> dict[str, dict[str, dict[str, WebService]]]:
+        """Every team's services: by team, service and environment."""
+        out: dict[str, dict[str, dict[str, WebService]]] = {}
+        for team, envs in self.teams.items():
+            for env, team_env in envs.items():
+                for name, svc in team_env.services.items():
+                    out.setdefault(team, {}).setdefault(name, {})[env] = svc
+        return out
 
 
 def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...]:
@@ -75,7 +86,7 @@ def platform_namespaces(cfg: PlatformConfig) -> tuple[PlatformNamespaceSpec, ...
     if isinstance(cfg.secrets.store, KubernetesStoreConfig):
         specs.append(PlatformNamespaceSpec(name=cfg.secrets.store.namespace,
                                            purpose="Source secrets read by the External Secrets store (no pods)"))
-    return tuple(specs)
+    return (*specs, *team_store_namespaces(cfg))
 
 
 def served_hostnames(cfg: PlatformConfig) -> dict[str, str]:
@@ -85,7 +96,8 @@ def served_hostnames(cfg: PlatformConfig) -> dict[str, str]:
     owners: dict[str, str] = {}
     for host, namespace in [*((env.hostname, name) for name, env in cfg.collector.environments.items()),
                             (grafana, cfg.namespaces.platform.monitoring),
-                            *((env.hostname, name) for svc in cfg.services for name, env in svc.environments.items())]:
+                            *((env.hostname, team_namespace(team.name, name)) for team in cfg.teams
+                              for svc in team.services for name, env in svc.environments.items())]:
         if owners.setdefault(host, namespace) != namespace:
             raise ValueError(f"hostname {host} is claimed by namespaces {owners[host]} and {namespace}; "
                              "expected one owner per hostname")
@@ -136,7 +148,8 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
     provider = kubernetes_provider(cfg)
     # children inherit their component's providers: every Kubernetes object below goes through it
     opts = pulumi.ResourceOptions(providers=[provider])
-    tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg)), opts)
+    tenancy = Tenancy("tenancy", TenancyArgs(apps=cfg.namespaces.apps, platform=platform_namespaces(cfg),
+                                             teams=team_namespace_specs(cfg)), opts)
     admission = AdmissionPolicies("admission", AdmissionPoliciesArgs(tenant_selector=TENANT_NAMESPACES), opts)
     if cfg.cluster.declare_storage_class is not None and cfg.cluster.storage_class is not None:
         storage = StorageClass("storage-class", StorageClassArgs(
@@ -180,28 +193,11 @@ def build(cfg: PlatformConfig, host_platform: str = "linux/amd64") -> Platform:
             redis=caches[env], secrets=secrets, observability=observability,
             spread_strictly=cfg.cluster.type == "managed"), opts)
         for env, app_ns in tenancy.apps.items()}
-    services = {svc.name: {env: WebService(f"service-{svc.name}-{env}", service_args(
-        cfg, svc, env, namespace=tenancy.apps[env], gateway=gateway, secrets=secrets, observability=observability),
-        opts) for env in svc.environments} for svc in cfg.services}
+    teams = build_teams(cfg, tenancy, secrets, gateway, observability, postgres_operator, opts)
     return Platform(config=cfg, tenancy=tenancy, admission=admission, secrets=secrets, gateway=gateway,
                     postgres_operator=postgres_operator, databases=databases, redis=caches,
                     observability=observability, platform_network=platform_network, collector_image=image,
-                    collectors=collectors, services=services)
-
-
-def service_args(cfg: PlatformConfig, svc: ServiceConfig, env: str, **wiring: Any) -> WebServiceArgs:
-    """A `services:` entry in one environment, as the generic component's arguments."""
-    env_cfg = svc.environments[env]
-    return WebServiceArgs(
-        name=svc.name, image=svc.image, version=version_label(svc.image), port=svc.port,
-        hostname=env_cfg.hostname, paths=svc.paths, replicas=env_cfg.replicas, max_replicas=env_cfg.max_replicas,
-        probes=Probes(liveness_path=svc.liveness_path, readiness_path=svc.readiness_path),
-        # the dev store seeds a random value for each entry until the team puts the real one in
-        config=dict(svc.env), secrets={var: SecretEntry(ref.key, ref.property) for var, ref in svc.secrets.items()},
-        secret_store=wiring["secrets"] if svc.secrets else None, resources=svc.resources,
-        run_as_user=svc.run_as_user, metrics_path=svc.metrics_path,
-        spread_strictly=cfg.cluster.type == "managed",
-        **{k: v for k, v in wiring.items() if k != "secrets"})
+                    collectors=collectors, teams=teams)
 
 
 def outputs(platform: Platform) -> dict[str, Any]:
@@ -219,7 +215,8 @@ def outputs(platform: Platform) -> dict[str, Any]:
         "grafanaUrl": platform.observability.grafana_url,
         "collectorImage": platform.collector_image.reference,
         "collectorUrls": {env: c.url for env, c in platform.collectors.items()},
-        "serviceUrls": {name: {env: svc.url for env, svc in envs.items()} for name, envs in platform.services.items()},
+        "serviceUrls": {team: {name: {env: svc.url for env, svc in envs.items()} for name, envs in services.items()}
+                        for team, services in platform.services.items()},
     }
 
 

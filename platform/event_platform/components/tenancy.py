@@ -28,6 +28,17 @@ class PlatformNamespaceSpec(BaseModel):
     """Least level its pods work with. Omitted: restricted. Anything looser must say why in `purpose`."""
 
 
+class TeamNamespaceSpec(BaseModel):
+    """A team's namespace in one environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: AppNamespaceConfig
+    """Its name (`<team>-<env>`), quota, limits, the team's groups and the environment's access."""
+    environment: str
+    team: str
+
+
 class TenancyArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,6 +46,8 @@ class TenancyArgs(BaseModel):
     """App environments: one guarded namespace each."""
     platform: tuple[PlatformNamespaceSpec, ...] = ()
     """Platform namespaces. Omitted: none."""
+    teams: tuple[TeamNamespaceSpec, ...] = ()
+    """The teams' namespaces, guarded like the environments' own. Omitted: none."""
 
 
 class Tenancy(pulumi.ComponentResource):
@@ -44,12 +57,16 @@ class Tenancy(pulumi.ComponentResource):
     """App environments by name."""
     platform: dict[str, k8s.core.v1.Namespace]
     """Platform namespaces by name."""
+    teams: dict[str, AppNamespace]
+    """The teams' namespaces by name."""
 
     def __init__(self, name: str, args: TenancyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("event-platform:tenancy:Tenancy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.apps = {cfg.name: AppNamespace(f"{name}-{cfg.name}", AppNamespaceArgs(config=cfg), child)
                      for cfg in args.apps}
+        self.teams = {spec.config.name: AppNamespace(f"{name}-{spec.config.name}", AppNamespaceArgs(
+            config=spec.config, environment=spec.environment, team=spec.team), child) for spec in args.teams}
         self.platform = {
             spec.name: k8s.core.v1.Namespace(
                 f"{name}-{spec.name}",
@@ -59,4 +76,5 @@ class Tenancy(pulumi.ComponentResource):
                           "annotations": {"event-platform.io/purpose": spec.purpose}},
                 opts=child)
             for spec in args.platform}
-        self.register_outputs({"app_namespaces": list(self.apps), "platform_namespaces": list(self.platform)})
+        self.register_outputs({"app_namespaces": list(self.apps), "platform_namespaces": list(self.platform),
+                               "team_namespaces": list(self.teams)})

@@ -14,7 +14,8 @@ what happens when it is omitted):
 | `event-platform:secrets`               | `SecretsConfig`          | `config/secrets.py`      |
 | `event-platform:collector`             | `CollectorConfig`        | `config/collector.py`    |
 | `...collector.environments.<env>.slo`  | `CollectorSloConfig`     | `config/slo.py`          |
-| `event-platform:services`              | `ServiceConfig`          | `config/services.py`     |
+| `event-platform:teams`                 | `TeamConfig`             | `config/tenancy.py`      |
+| `...teams[].services[]`                | `ServiceConfig`          | `config/services.py`     |
 | the whole stack, cross-section checks  | `PlatformConfig`         | `config/stack.py`        |
 
 `config/base.py` holds what they are built from (the `Model` base, value types, `ResourcesConfig`);
@@ -62,7 +63,9 @@ from event_platform.config.secrets import (
     VaultStoreConfig,
 )
 from event_platform.config.services import (
+    ExternalCallConfig,
     RoutedEnvironmentConfig,
+    ServiceCallsConfig,
     ServiceConfig,
     ServiceEnvironmentConfig,
     ServiceSecretConfig,
@@ -77,11 +80,15 @@ from event_platform.config.slo import (
 from event_platform.config.stack import PlatformConfig
 from event_platform.config.tenancy import (
     ENVIRONMENT_NAME_MAX,
+    PLATFORM_TEAM,
     AppNamespaceConfig,
     LimitRangeConfig,
     NamespacesConfig,
     PlatformNamespacesConfig,
     ResourceQuotaConfig,
+    TeamConfig,
+    TeamEnvironmentConfig,
+    team_namespace,
 )
 
 __all__ = [
@@ -89,6 +96,7 @@ __all__ = [
     "COLLECTOR_LATENCY_BUCKETS",
     "ENVIRONMENT_NAME_MAX",
     "FASTEST_BURN_RATE",
+    "PLATFORM_TEAM",
     "PROJECT",
     "SUPPORTED_KUBERNETES_VERSIONS",
     "AlertReceiverConfig",
@@ -103,6 +111,7 @@ __all__ = [
     "ConfigError",
     "DnsLabel",
     "Duration",
+    "ExternalCallConfig",
     "GatewayConfig",
     "Hostname",
     "ImagePlatform",
@@ -129,11 +138,14 @@ __all__ = [
     "RoutedEnvironmentConfig",
     "SecretStoreConfig",
     "SecretsConfig",
+    "ServiceCallsConfig",
     "ServiceConfig",
     "ServiceEnvironmentConfig",
     "ServiceSecretConfig",
     "SloConfig",
     "StorageClassConfig",
+    "TeamConfig",
+    "TeamEnvironmentConfig",
     "TlsConfig",
     "VaultStoreConfig",
     "from_mapping",
@@ -141,4 +153,5 @@ __all__ = [
     "host_platform",
     "load_stack_file",
     "quantity_bytes",
+    "team_namespace",
 ]

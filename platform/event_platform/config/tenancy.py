@@ -10,8 +10,10 @@ from pydantic import AfterValidator, Field, model_validator
 from event_platform.config.base import (
     DnsLabel,
     Model,
+    PlacedError,
     Quantity,
 )
+from event_platform.config.services import ServiceConfig, object_names
 
 ENVIRONMENT_NAME_MAX = 57
 """63 (a label value) minus the longest prefix the platform puts before an environment's name (`redis-`)."""
@@ -121,3 +123,56 @@ class NamespacesConfig(Model):
     def app_names(self) -> tuple[str, ...]:
         return tuple(ns.name for ns in self.apps)
 
+
+
+PLATFORM_TEAM = "platform"
+"""The team of the collector: its namespaces are the environments' own (`namespaces.apps`)."""
+TEAM_NAME_MAX = 40
+"""A team's name goes into `<team>-<env>` (at most ENVIRONMENT_NAME_MAX) and, with the dev store, into
+`<store namespace>-<team>` (a namespace name, at most 63)."""
+
+
+def team_namespace(team: str, environment: str) -> str:
+    """The namespace of `team` in `environment`."""
+    return f"{team}-{environment}"
+
+
+class TeamEnvironmentConfig(Model):
+    """A team's namespace in one environment: its size."""
+
+    quota: ResourceQuotaConfig = ResourceQuotaConfig(requests_cpu="2", requests_memory="4Gi", limits_memory="8Gi",
+                                                     pods=30, persistent_volume_claims=10, requests_storage="50Gi")
+    """What all its services, databases and caches may use together at their largest scale (`make render`
+    prints the table). Omitted: 2 CPUs, 4Gi memory requested, 8Gi limits, 30 pods, 10 claims, 50Gi."""
+    limits: LimitRangeConfig = LimitRangeConfig()
+    """Omitted: the LimitRangeConfig defaults."""
+
+
+class TeamConfig(Model):
+    """A team: its people, a namespace per environment it runs in, and its services."""
+
+    name: Annotated[DnsLabel, Field(max_length=TEAM_NAME_MAX)]
+    """Names its namespaces (`<team>-<env>`) and its secret store (`team-<team>`). Required."""
+    developer_groups: tuple[str, ...] = ()
+    """Groups bound to the `developer` role in the team's namespaces (edit or operate, as the environment
+    says: `namespaces.apps[].developerAccess`). Omitted: nobody."""
+    viewer_groups: tuple[str, ...] = ()
+    """Groups bound to the read-only `viewer` role in the team's namespaces. Omitted: nobody."""
+    environments: dict[DnsLabel, TeamEnvironmentConfig] = Field(min_length=1)
+    """The environments it runs in (names of `namespaces.apps`), each with its quota. Required."""
+    services: tuple[ServiceConfig, ...] = ()
+    """Its services (docs/onboarding.md). Omitted: none yet."""
+
+    @model_validator(mode="after")
+    def _services_fit_the_team(self) -> TeamConfig:
+        owner: dict[str, str] = {}
+        for i, svc in enumerate(self.services):
+            if outside := sorted(set(svc.environments) - set(self.environments)):
+                raise PlacedError(f".services[{i}].environments", outside[0], f"one of the team's environments "
+                                  f"{sorted(self.environments)} (add it under the team's `environments:`)")
+            for name in sorted(object_names(svc.name, database=svc.database, cache=svc.cache)):
+                if name in owner:
+                    raise PlacedError(f".services[{i}].name", svc.name, f"a name whose objects collide with no "
+                                      f"other service's: {owner[name]} makes {name} too")
+                owner[name] = f"services[{i}] ({svc.name})"
+        return self
