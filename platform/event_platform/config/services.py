@@ -1,4 +1,5 @@
-"""`event-platform:services`: another team's HTTP service (docs/onboarding.md), and the routed
+"""`event-platform:teams[].services`: a team's HTTP service (docs/onboarding.md), what it asks for (a database,
+a cache, pull credentials, calls), the names it may not take, and the routed
 environment settings it shares with the collector (components/web_service.py)."""
 
 from __future__ import annotations
